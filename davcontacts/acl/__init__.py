@@ -1,0 +1,1 @@
+"""Access control (policy.py: who may do what) and authentication (auth.py)."""

@@ -1,0 +1,200 @@
+"""The one write path for cards: create, replace, soft delete, rename and move.
+
+Each operation checks the ACL, validates, writes the row, a Revision and a Change in
+one transaction, with a compare-and-swap on the ETag so that two processes cannot
+both win a precondition (WSGIDAV.md §4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from peewee import IntegrityError
+
+from ..acl import policy
+from ..errors import InvalidInput, NotFound, PreconditionFailed, UidConflict
+from ..model import AddressBook, Contact, Revision, database, utcnow
+from ..vcard import parse_card
+from ..vcard.derive import card_etag, derive_columns
+from .actor import Actor
+from .sync import record_change
+
+MAX_NAME = 512
+
+
+@dataclass(frozen=True)
+class PutResult:
+    contact: Contact
+    created: bool
+    changed: bool
+
+
+def validate_name(name: str) -> None:
+    if not name or "/" in name or name in (".", "..") or len(name) > MAX_NAME:
+        raise InvalidInput(f"invalid resource name {name!r}")
+
+
+def live_card(book_id: int, name: str) -> Contact | None:
+    """The active card at `name` in a book, or None."""
+    return Contact.get_or_none((Contact.book == book_id) & (Contact.name_key == name))
+
+
+def _check_write(actor: Actor, book: AddressBook) -> None:
+    if not actor.is_system:
+        policy.require_book(actor.user, book, policy.WRITE)
+
+
+def _uid_owner(book_id: int, uid: str, exclude_id: int | None) -> Contact | None:
+    q = Contact.select(Contact.id, Contact.name).where(
+        (Contact.book == book_id) & (Contact.uid_key == uid))
+    if exclude_id is not None:
+        q = q.where(Contact.id != exclude_id)
+    return q.first()
+
+
+def put_card(actor: Actor, book: AddressBook, name: str, data: bytes, *,
+             max_size: int, expected_etag: str | None = None,
+             must_not_exist: bool = False) -> PutResult:
+    """Create or replace the card at `name`.
+
+    `expected_etag`: the card must exist with this ETag (If-Match); `must_not_exist`:
+    it must not exist (If-None-Match: *). Storing the same bytes again is a no-op, so
+    a client's retried create does not duplicate anything.
+    """
+    _check_write(actor, book)
+    validate_name(name)
+    card = parse_card(data, max_size=max_size)
+    text = data.decode("utf-8")
+    etag = card_etag(data)
+    columns = derive_columns(card)
+    author = actor.user.id if actor.user else None
+    now = utcnow()
+    with database.atomic():
+        existing = live_card(book.id, name)
+        if existing is None:
+            if expected_etag is not None:
+                raise PreconditionFailed(f"{name} does not exist")
+            clash = _uid_owner(book.id, card.uid, None)
+            if clash:
+                raise UidConflict(f"UID {card.uid!r} is already used by {clash.name}",
+                                  existing_name=clash.name, book_id=book.id)
+            try:
+                with database.atomic():
+                    contact = Contact.create(
+                        book=book.id, name=name, name_key=name, uid=card.uid, uid_key=card.uid,
+                        kind=card.kind, vcard=text, etag=etag, version=card.version,
+                        size=len(data), created_by=author, created_at=now, updated_at=now,
+                        **columns)
+            except IntegrityError as exc:  # a concurrent create won the race
+                raise PreconditionFailed(f"{name} was created concurrently") from exc
+            Revision.create(contact=contact.id, vcard=text, etag=etag, action="create",
+                            door=actor.door, author=author, created_at=now)
+            record_change(book.id, name, removed=False)
+            return PutResult(contact, created=True, changed=True)
+
+        if must_not_exist:
+            raise PreconditionFailed(f"{name} already exists")
+        if expected_etag is not None and expected_etag != existing.etag:
+            raise PreconditionFailed(f"{name} has changed")
+        if existing.etag == etag:
+            return PutResult(existing, created=False, changed=False)
+        clash = _uid_owner(book.id, card.uid, existing.id)
+        if clash:
+            raise UidConflict(f"UID {card.uid!r} is already used by {clash.name}",
+                              existing_name=clash.name, book_id=book.id)
+        fields = dict(uid=card.uid, uid_key=card.uid, kind=card.kind, vcard=text, etag=etag,
+                      version=card.version, size=len(data), updated_at=now, **columns)
+        try:
+            with database.atomic():
+                updated = (Contact.update(**fields)
+                           .where((Contact.id == existing.id) & (Contact.etag == existing.etag)
+                                  & (Contact.name_key == name))
+                           .execute())
+        except IntegrityError as exc:
+            raise PreconditionFailed(f"{name}: UID taken concurrently") from exc
+        if updated != 1:
+            raise PreconditionFailed(f"{name} was changed concurrently")
+        Revision.create(contact=existing.id, vcard=text, etag=etag, action="update",
+                        door=actor.door, author=author, created_at=now)
+        record_change(book.id, name, removed=False)
+        for key, value in fields.items():
+            setattr(existing, key, value)
+        return PutResult(existing, created=False, changed=True)
+
+
+def delete_card(actor: Actor, contact: Contact, *, expected_etag: str | None = None) -> None:
+    """Soft delete: the card leaves DAV (404, reported removed by sync); its row and
+    revisions stay for a super admin to restore."""
+    book = AddressBook.get_by_id(contact.book_id)
+    _check_write(actor, book)
+    _hide(actor, contact, state="deleted", action="delete", expected_etag=expected_etag)
+
+
+def _hide(actor: Actor, contact: Contact, *, state: str, action: str,
+          expected_etag: str | None) -> None:
+    author = actor.user.id if actor.user else None
+    now = utcnow()
+    with database.atomic():
+        cond = (Contact.id == contact.id) & (Contact.state == "active")
+        if expected_etag is not None:
+            cond &= Contact.etag == expected_etag
+        updated = (Contact.update(state=state, name_key=None, uid_key=None,
+                                  state_changed_by=author, state_changed_at=now, updated_at=now)
+                   .where(cond).execute())
+        if updated != 1:
+            raise PreconditionFailed(f"{contact.name} was changed concurrently")
+        Revision.create(contact=contact.id, vcard=contact.vcard, etag=contact.etag,
+                        action=action, door=actor.door, author=author, created_at=now)
+        record_change(contact.book_id, contact.name, removed=True)
+        contact.state = state
+
+
+def move_card(actor: Actor, contact: Contact, dest_book: AddressBook, dest_name: str, *,
+              overwrite: bool) -> bool:
+    """Rename a card or move it to another book (MOVE). As sync clients must see it:
+    removed at the old name, created at the new one; its history goes with it.
+    Returns True if the destination existed (and was replaced)."""
+    src_book = AddressBook.get_by_id(contact.book_id)
+    _check_write(actor, src_book)
+    _check_write(actor, dest_book)
+    validate_name(dest_name)
+    author = actor.user.id if actor.user else None
+    now = utcnow()
+    with database.atomic():
+        target = live_card(dest_book.id, dest_name)
+        if target is not None and target.id == contact.id:
+            return True
+        if target is not None:
+            if not overwrite:
+                raise PreconditionFailed(f"{dest_name} exists and Overwrite is F")
+            _hide(actor, target, state="deleted", action="delete", expected_etag=None)
+        clash = _uid_owner(dest_book.id, contact.uid, contact.id)
+        if clash:
+            raise UidConflict(f"UID {contact.uid!r} is already used by {clash.name}",
+                              existing_name=clash.name, book_id=dest_book.id)
+        # Free the source keys first: the unique (book, uid_key) index would
+        # otherwise see the card twice within one book.
+        Contact.update(name_key=None, uid_key=None).where(Contact.id == contact.id).execute()
+        Contact.update(book=dest_book.id, name=dest_name, name_key=dest_name,
+                       uid_key=contact.uid, updated_at=now).where(Contact.id == contact.id).execute()
+        Revision.create(contact=contact.id, vcard=contact.vcard, etag=contact.etag,
+                        action="move", door=actor.door, author=author, created_at=now)
+        record_change(src_book.id, contact.name, removed=True)
+        record_change(dest_book.id, dest_name, removed=False)
+        return target is not None
+
+
+def copy_card(actor: Actor, contact: Contact, dest_book: AddressBook, dest_name: str, *,
+              overwrite: bool, max_size: int) -> PutResult:
+    """COPY: a new card with the same bytes (a UID clash in one book is a 409)."""
+    existing = live_card(dest_book.id, dest_name)
+    if existing is not None and not overwrite:
+        raise PreconditionFailed(f"{dest_name} exists and Overwrite is F")
+    return put_card(actor, dest_book, dest_name, contact.vcard.encode("utf-8"), max_size=max_size)
+
+
+def get_contact(book_id: int, name: str) -> Contact:
+    contact = live_card(book_id, name)
+    if contact is None:
+        raise NotFound(name)
+    return contact

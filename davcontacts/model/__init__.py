@@ -1,0 +1,24 @@
+"""peewee models (one module per aggregate) and the database they are bound to."""
+
+from .base import BaseModel, database, utcnow
+from .books import (
+    CONTACT_KINDS,
+    CONTACT_STATES,
+    AddressBook,
+    Change,
+    Contact,
+    ContactTag,
+    Revision,
+    Tag,
+)
+from .dav import DeadProperty, Lock, Resource, SchemaVersion, Setting
+from .db import ALL_MODELS, SCHEMA_VERSION, get_secret, migrate_schema, open_database
+from .users import ACCESS_LEVELS, ROLES, Group, Membership, User
+
+__all__ = [
+    "ACCESS_LEVELS", "ALL_MODELS", "CONTACT_KINDS", "CONTACT_STATES", "ROLES",
+    "SCHEMA_VERSION", "AddressBook", "BaseModel", "Change", "Contact", "ContactTag",
+    "DeadProperty", "Group", "Lock", "Membership", "Resource", "Revision",
+    "SchemaVersion", "Setting", "Tag", "User", "database", "get_secret",
+    "migrate_schema", "open_database", "utcnow",
+]

@@ -1,0 +1,126 @@
+"""Address books (ownership scopes), contacts, their history and the sync log."""
+
+from __future__ import annotations
+
+from peewee import (
+    AutoField,
+    BigAutoField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+)
+
+from .base import BaseModel, utcnow
+from .users import Group, User
+
+CONTACT_KINDS = ("person", "company", "group")
+CONTACT_STATES = ("active", "archived", "deleted")
+DOORS = ("dav", "admin", "cli", "import")
+
+
+class AddressBook(BaseModel):
+    """An ownership scope: owned by exactly one user or one group."""
+
+    id = AutoField()
+    owner_user = ForeignKeyField(User, null=True, backref="books", on_delete="CASCADE")
+    owner_group = ForeignKeyField(Group, null=True, backref="books", on_delete="CASCADE")
+    slug = CharField(max_length=128)
+    display_name = CharField(max_length=255, default="")
+    description = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("owner_user", "slug"), True),
+            (("owner_group", "slug"), True),
+        )
+
+
+class Contact(BaseModel):
+    """One card of a book. `name_key`/`uid_key` equal name/uid while the card is
+    active and are NULL otherwise, so the unique indexes cover live cards only
+    (NULLs never collide on SQLite or PostgreSQL) and a hidden card keeps its row."""
+
+    id = AutoField()
+    book = ForeignKeyField(AddressBook, backref="contacts", on_delete="CASCADE")
+    name = CharField(max_length=512)
+    name_key = CharField(max_length=512, null=True)
+    uid = CharField(max_length=512)
+    uid_key = CharField(max_length=512, null=True)
+    kind = CharField(max_length=16, default="person")
+    state = CharField(max_length=16, default="active", index=True)
+    state_changed_by = ForeignKeyField(User, null=True, on_delete="SET NULL", related_name="+")
+    state_changed_at = DateTimeField(null=True)
+    vcard = TextField()
+    etag = CharField(max_length=64)
+    version = CharField(max_length=8)
+    size = IntegerField()
+    # Derived, indexed columns for listing and search (kept in step on every write).
+    display_name = CharField(max_length=512, default="", index=True)
+    given_name = CharField(max_length=255, default="")
+    family_name = CharField(max_length=255, default="")
+    org = CharField(max_length=512, default="")
+    email = CharField(max_length=512, default="")
+    phone = CharField(max_length=128, default="")
+    linked_user = ForeignKeyField(User, null=True, unique=True, on_delete="SET NULL", related_name="+")
+    assignee = ForeignKeyField(User, null=True, on_delete="SET NULL", related_name="+")
+    company = ForeignKeyField("self", null=True, on_delete="SET NULL", related_name="+")
+    reports_to = ForeignKeyField("self", null=True, on_delete="SET NULL", related_name="+")
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL", related_name="+")
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("book", "name_key"), True),
+            (("book", "uid_key"), True),
+            (("book", "state", "name"), False),
+        )
+
+
+class Tag(BaseModel):
+    id = AutoField()
+    book = ForeignKeyField(AddressBook, backref="tags", on_delete="CASCADE")
+    name = CharField(max_length=255)
+
+    class Meta:
+        indexes = ((("book", "name"), True),)
+
+
+class ContactTag(BaseModel):
+    id = AutoField()
+    contact = ForeignKeyField(Contact, backref="tag_links", on_delete="CASCADE")
+    tag = ForeignKeyField(Tag, backref="contact_links", on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("contact", "tag"), True),)
+
+
+class Revision(BaseModel):
+    """Every stored version of a card: nothing a user ever saved is lost."""
+
+    id = BigAutoField()
+    contact = ForeignKeyField(Contact, backref="revisions", on_delete="CASCADE")
+    vcard = TextField()
+    etag = CharField(max_length=64)
+    action = CharField(max_length=16)  # create, update, delete, archive, restore
+    door = CharField(max_length=16)
+    author = ForeignKeyField(User, null=True, on_delete="SET NULL", related_name="+")
+    created_at = DateTimeField(default=utcnow)
+
+
+class Change(BaseModel):
+    """The sync log (RFC 6578): one row per change of a member of a book; the id is
+    monotonic, so a sync token is simply the last id a client has seen."""
+
+    id = BigAutoField()
+    book = ForeignKeyField(AddressBook, on_delete="CASCADE", related_name="+")
+    name = CharField(max_length=512)
+    removed = BooleanField(default=False)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("book", "id"), False),)

@@ -1,0 +1,133 @@
+"""Connect the model to a database URL and bring its schema up to date.
+
+A fresh database gets the current tables and is stamped with the newest schema
+version; an older one runs the migrations after its version, in order, at start-up.
+Several processes may start at once: the migration runs under a database lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Callable
+from urllib.parse import parse_qsl, unquote, urlparse
+
+from peewee import Database, PostgresqlDatabase, SqliteDatabase
+from playhouse.pool import PooledPostgresqlDatabase
+
+from .base import database
+from .books import AddressBook, Change, Contact, ContactTag, Revision, Tag
+from .dav import DeadProperty, Lock, Resource, SchemaVersion, Setting
+from .users import Group, Membership, User
+
+log = logging.getLogger(__name__)
+
+ALL_MODELS = (
+    SchemaVersion, Setting, User, Group, Membership, AddressBook, Contact, Tag,
+    ContactTag, Revision, Change, Resource, Lock, DeadProperty,
+)
+
+# (version, description, function). Append, never edit: a database created by an
+# older release replays every step after its own version.
+Migration = tuple[int, str, Callable[[Database], None]]
+MIGRATIONS: list[Migration] = [
+    (1, "initial schema", lambda db: db.create_tables(ALL_MODELS)),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "synchronous": "normal",
+    "busy_timeout": 10000,
+    "cache_size": -16000,
+}
+
+
+def make_database(url: str) -> Database:
+    """Build (not connect) the peewee database a URL names."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = unquote(parsed.path)
+        if url.startswith("sqlite:////"):
+            path = "/" + path.lstrip("/")
+        elif path.startswith("/") and not url.startswith("sqlite:///"):
+            path = path[1:]
+        if path and path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        return SqliteDatabase(path or ":memory:", pragmas=SQLITE_PRAGMAS, timeout=10)
+    if parsed.scheme in ("postgresql", "postgres"):
+        kwargs = {
+            "database": unquote(parsed.path.lstrip("/")) or "postgres",
+            "user": unquote(parsed.username) if parsed.username else None,
+            "password": unquote(parsed.password) if parsed.password else None,
+            "host": parsed.hostname,
+            "port": parsed.port,
+        }
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        # libpq parameters (sslmode, options=-csearch_path=…) pass through.
+        kwargs.update(parse_qsl(parsed.query))
+        return PooledPostgresqlDatabase(
+            max_connections=64, stale_timeout=300, timeout=30, autorollback=True, **kwargs
+        )
+    raise ValueError(f"unsupported database URL scheme {parsed.scheme!r}")
+
+
+def open_database(url: str, *, migrate: bool = True) -> Database:
+    """Bind the model to the database at `url` and, by default, migrate it."""
+    db = make_database(url)
+    database.initialize(db)
+    if migrate:
+        with db.connection_context():
+            migrate_schema(db)
+    return db
+
+
+def current_version(db: Database) -> int:
+    if not db.table_exists(SchemaVersion._meta.table_name):
+        return 0
+    row = SchemaVersion.select().order_by(SchemaVersion.version.desc()).first()
+    return row.version if row else 0
+
+
+def migrate_schema(db: Database) -> int:
+    """Create or upgrade the schema; idempotent. Returns the version now in force."""
+    with db.atomic():
+        _take_migration_lock(db)
+        version = current_version(db)
+        if version == 0:
+            db.create_tables(ALL_MODELS)
+            SchemaVersion.create(version=SCHEMA_VERSION, description="created")
+            log.info("created database schema version %d", SCHEMA_VERSION)
+        elif version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"the database has schema version {version}, newer than this release "
+                f"understands ({SCHEMA_VERSION}); upgrade davcontacts"
+            )
+        for number, description, step in MIGRATIONS:
+            if number > version and version != 0:
+                log.info("migrating database to schema version %d: %s", number, description)
+                step(db)
+                SchemaVersion.create(version=number, description=description)
+        _ensure_secret(db)
+    return SCHEMA_VERSION
+
+
+def _take_migration_lock(db: Database) -> None:
+    if isinstance(db, PostgresqlDatabase):
+        db.execute_sql("SELECT pg_advisory_xact_lock(7263350001)")
+    elif isinstance(db, SqliteDatabase):
+        # Turn the deferred transaction into a write transaction at once.
+        db.execute_sql("CREATE TABLE IF NOT EXISTS _migration_lock (x INTEGER)")
+
+
+def _ensure_secret(db: Database) -> None:
+    if not Setting.get_or_none(Setting.key == "secret_key"):
+        Setting.create(key="secret_key", value=secrets.token_hex(32))
+
+
+def get_secret(db: Database | None = None) -> bytes:
+    """The server-wide secret (credential cache keys, admin sessions): one per
+    database, so every process and machine of one installation shares it."""
+    return bytes.fromhex(Setting.get(Setting.key == "secret_key").value)

@@ -1,0 +1,82 @@
+"""A 207 multistatus written as bytes from rows (no lxml tree per member), sent with a
+Content-Length so keep-alive holds (WSGIDAV.md §7). The 200 propstat comes first and
+statuses read `HTTP/1.1 …` (Thunderbird compares the first status string)."""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape
+
+from lxml import etree
+
+from . import xmlns
+
+PREFIXES = {xmlns.DAV: "D", xmlns.CARDDAV: "C", xmlns.CS: "CS"}
+OPEN = (b'<?xml version="1.0" encoding="utf-8"?>\n'
+        b'<D:multistatus xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav" '
+        b'xmlns:CS="http://calendarserver.org/ns/">')
+STATUS_TEXT = {200: "OK", 403: "Forbidden", 404: "Not Found", 500: "Internal Server Error",
+               507: "Insufficient Storage", 424: "Failed Dependency"}
+
+
+def status_line(code: int) -> str:
+    return f"HTTP/1.1 {code} {STATUS_TEXT.get(code, 'Status')}"
+
+
+def qname(name: str) -> tuple[str, str]:
+    """(tag text, namespace declaration) for a Clark name."""
+    ns, _, local = name[1:].partition("}") if name.startswith("{") else ("", "", name)
+    prefix = PREFIXES.get(ns)
+    if prefix:
+        return f"{prefix}:{local}", ""
+    return f"X:{local}", f' xmlns:X="{escape(ns, {chr(34): "&quot;"})}"'
+
+
+def text_element(name: str, text: str) -> str:
+    tag, decl = qname(name)
+    return f"<{tag}{decl}>{escape(text)}</{tag}>"
+
+
+def empty_element(name: str) -> str:
+    tag, decl = qname(name)
+    return f"<{tag}{decl}/>"
+
+
+def value_xml(name: str, value) -> str:
+    """A property value (str or lxml element named `name`) as XML text."""
+    if value is None or value == "":
+        return empty_element(name)
+    if isinstance(value, str):
+        return text_element(name, value)
+    return etree.tostring(value, encoding="unicode")
+
+
+class Multistatus:
+    def __init__(self) -> None:
+        self._parts: list[bytes] = [OPEN]
+
+    def response(self, href: str, found: list[tuple[str, str]], missing: list[str],
+                 forbidden: list[str] = ()) -> None:
+        """One <response>: `found` holds (name, rendered XML) pairs."""
+        out = [f"<D:response><D:href>{escape(href)}</D:href>"]
+        for names_xml, code in (("".join(x for _, x in found), 200),
+                                ("".join(empty_element(n) for n in forbidden), 403),
+                                ("".join(empty_element(n) for n in missing), 404)):
+            if names_xml:
+                out.append(f"<D:propstat><D:prop>{names_xml}</D:prop>"
+                           f"<D:status>{status_line(code)}</D:status></D:propstat>")
+        if not found and not missing and not forbidden:
+            out.append(f"<D:propstat><D:prop/><D:status>{status_line(200)}</D:status></D:propstat>")
+        out.append("</D:response>")
+        self._parts.append("".join(out).encode("utf-8"))
+
+    def status(self, href: str, code: int) -> None:
+        self._parts.append(f"<D:response><D:href>{escape(href)}</D:href>"
+                           f"<D:status>{status_line(code)}</D:status></D:response>"
+                           .encode("utf-8"))
+
+    def raw(self, xml: str) -> None:
+        self._parts.append(xml.encode("utf-8"))
+
+    def finish(self) -> bytes:
+        self._parts.append(b"</D:multistatus>")
+        return b"".join(self._parts)

@@ -1,0 +1,90 @@
+"""REPORT methods as a registry: a report is a name and a function; the
+supported-report-set of a resource comes from this table, so it cannot drift."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import unquote, urlparse
+
+from lxml import etree
+from wsgidav.dav_error import DAVError
+
+from ...model import Contact
+from .. import xmlns
+from ..books import CARD_CONTENT_TYPE, Book, Card
+from ..multistatus import empty_element, text_element, value_xml
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    applies_to: tuple[type, ...]
+    run: Callable[[object, etree._Element, dict], tuple[str, bytes]]
+
+
+REPORTS: dict[str, Report] = {}
+
+
+def register(name: str, *applies_to: type):
+    def deco(func):
+        REPORTS[name] = Report(name, applies_to, func)
+        return func
+    return deco
+
+
+def report_names_for(res) -> list[str]:
+    return [r.name for r in REPORTS.values() if isinstance(res, r.applies_to)]
+
+
+def run_report(res, root: etree._Element, environ: dict) -> tuple[str, bytes]:
+    report = REPORTS.get(root.tag)
+    if report is None or not isinstance(res, report.applies_to):
+        raise DAVError(403, f"unsupported report {root.tag}",
+                       err_condition="{DAV:}supported-report")
+    return report.run(res, root, environ)
+
+
+def requested_props(root: etree._Element) -> list[etree._Element]:
+    """The children of the report's <D:prop> (default: getetag)."""
+    prop = root.find("{DAV:}prop")
+    if prop is None:
+        return [etree.Element(xmlns.GETETAG)]
+    return list(prop)
+
+
+def href_to_path(href: str, mount: str) -> str | None:
+    """A provider path for an href (absolute URL or path, encoded or not)."""
+    path = unquote(urlparse(href.strip()).path)
+    if not path.startswith(mount + "/"):
+        return None
+    return path[len(mount):]
+
+
+def render_card_props(book: Book, row: Contact, props: list[etree._Element],
+                      environ: dict) -> tuple[list[tuple[str, str]], list[str]]:
+    """(found, missing) for a card row; the usual properties come from the row."""
+    found: list[tuple[str, str]] = []
+    missing: list[str] = []
+    card = None
+    for el in props:
+        name = el.tag
+        if name == xmlns.GETETAG:
+            found.append((name, text_element(name, f'"{row.etag}"')))
+        elif name == xmlns.GETCONTENTTYPE:
+            found.append((name, text_element(name, CARD_CONTENT_TYPE)))
+        elif name == xmlns.card("address-data"):
+            found.append((name, text_element(name, row.vcard)))
+        elif name == xmlns.RESOURCETYPE:
+            found.append((name, empty_element(name)))
+        else:
+            if card is None:
+                card = Card(book.card_path(row.name), environ, book.vb, row)
+            try:
+                found.append((name, value_xml(name, card.get_property_value(name))))
+            except DAVError:
+                missing.append(name)
+    return found, missing
+
+
+from . import multiget, sync  # noqa: E402,F401  (register the reports)

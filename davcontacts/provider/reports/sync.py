@@ -1,0 +1,84 @@
+"""sync-collection (RFC 6578): an empty token lists every member; a token lists only
+the changes after it, read from the change log. An unknown token answers 400 with
+DAV:valid-sync-token: DAVx5 and Apple act on the body, Thunderbird only on a 400
+(CLIENTS.md), so 400 recovers all of them where RFC 6578's 403 would not."""
+
+from __future__ import annotations
+
+from wsgidav.dav_error import DAVError
+
+from ...contacts.sync import changes_since, last_change_id, make_token, parse_token
+from ...model import Contact, database
+from .. import xmlns
+from ..base import context
+from ..books import Book
+from ..multistatus import Multistatus, text_element
+from . import register, render_card_props, requested_props
+
+
+def _limit(root) -> int | None:
+    n = root.find("{DAV:}limit/{DAV:}nresults")
+    if n is None:
+        return None
+    try:
+        value = int((n.text or "").strip())
+    except ValueError:
+        raise DAVError(400, "limit/nresults must be a number") from None
+    if value < 1:
+        raise DAVError(400, "limit/nresults must be positive")
+    return value
+
+
+@register(xmlns.dav("sync-collection"), Book)
+def sync_collection(book: Book, root, environ):
+    ctx = context(environ)
+    level = (root.findtext("{DAV:}sync-level") or "1").strip()
+    if level not in ("1", "infinite", "infinity"):
+        raise DAVError(400, f"unknown sync-level {level!r}")
+    token = (root.findtext("{DAV:}sync-token") or "").strip()
+    props = requested_props(root)
+    limit = _limit(root)
+    book_id = book.vb.book.id
+    out = Multistatus()
+    with database.atomic():
+        if not token:
+            new_id = last_change_id(book_id)
+            rows = (Contact.select().where((Contact.book == book_id)
+                                           & Contact.name_key.is_null(False))
+                    .order_by(Contact.id))
+            if limit is not None:
+                # A truncated initial listing cannot name a token that continues it
+                # (RFC 6578 §3.6 allows refusing the limit instead).
+                total = rows.count()
+                if total > limit:
+                    raise DAVError(507, err_condition="{DAV:}number-of-matches-within-limits")
+            for row in rows.iterator():
+                found, missing = render_card_props(book, row, props, environ)
+                out.response(ctx.href(book.card_path(row.name)), found, missing)
+        else:
+            since = parse_token(token, book_id)
+            current = last_change_id(book_id)
+            if since is None or since > current:
+                raise DAVError(400, "unknown sync token", err_condition="{DAV:}valid-sync-token")
+            changed = changes_since(book_id, since, limit)
+            new_id = changed[-1].change_id if changed else current
+            truncated = limit is not None and bool(changed) and new_id < current and \
+                bool(changes_since(book_id, new_id, 1))
+            live = [c.name for c in changed if not c.removed]
+            rows = {}
+            for i in range(0, len(live), 500):
+                for row in Contact.select().where((Contact.book == book_id)
+                                                  & Contact.name_key.in_(live[i:i + 500])):
+                    rows[row.name] = row
+            for c in changed:
+                href = ctx.href(book.card_path(c.name))
+                row = rows.get(c.name)
+                if row is None:
+                    out.status(href, 404)
+                    continue
+                found, missing = render_card_props(book, row, props, environ)
+                out.response(href, found, missing)
+            if truncated:
+                out.status(ctx.href(book.path), 507)
+    out.raw(text_element(xmlns.SYNC_TOKEN, make_token(book_id, new_id)))
+    return "207 Multi-Status", out.finish()
