@@ -52,7 +52,7 @@ class Contact(BaseModel):
     uid_key = CharField(max_length=512, null=True)
     kind = CharField(max_length=16, default="person")
     state = CharField(max_length=16, default="active", index=True)
-    state_changed_by = ForeignKeyField(User, null=True, on_delete="SET NULL", related_name="+")
+    state_changed_by = ForeignKeyField(User, null=True, on_delete="SET NULL", backref="+")
     state_changed_at = DateTimeField(null=True)
     vcard = TextField()
     etag = CharField(max_length=64)
@@ -65,11 +65,11 @@ class Contact(BaseModel):
     org = CharField(max_length=512, default="")
     email = CharField(max_length=512, default="")
     phone = CharField(max_length=128, default="")
-    linked_user = ForeignKeyField(User, null=True, unique=True, on_delete="SET NULL", related_name="+")
-    assignee = ForeignKeyField(User, null=True, on_delete="SET NULL", related_name="+")
-    company = ForeignKeyField("self", null=True, on_delete="SET NULL", related_name="+")
-    reports_to = ForeignKeyField("self", null=True, on_delete="SET NULL", related_name="+")
-    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL", related_name="+")
+    linked_user = ForeignKeyField(User, null=True, unique=True, on_delete="SET NULL", backref="+")
+    assignee = ForeignKeyField(User, null=True, on_delete="SET NULL", backref="+")
+    company = ForeignKeyField("self", null=True, on_delete="SET NULL", backref="+")
+    reports_to = ForeignKeyField("self", null=True, on_delete="SET NULL", backref="+")
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL", backref="+")
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
 
@@ -108,7 +108,7 @@ class Revision(BaseModel):
     etag = CharField(max_length=64)
     action = CharField(max_length=16)  # create, update, delete, archive, restore
     door = CharField(max_length=16)
-    author = ForeignKeyField(User, null=True, on_delete="SET NULL", related_name="+")
+    author = ForeignKeyField(User, null=True, on_delete="SET NULL", backref="+")
     created_at = DateTimeField(default=utcnow)
 
 
@@ -117,7 +117,7 @@ class Change(BaseModel):
     monotonic, so a sync token is simply the last id a client has seen."""
 
     id = BigAutoField()
-    book = ForeignKeyField(AddressBook, on_delete="CASCADE", related_name="+")
+    book = ForeignKeyField(AddressBook, on_delete="CASCADE", backref="+")
     name = CharField(max_length=512)
     removed = BooleanField(default=False)
     created_at = DateTimeField(default=utcnow)

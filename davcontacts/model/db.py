@@ -84,8 +84,14 @@ def open_database(url: str, *, migrate: bool = True) -> Database:
     return db
 
 
+def _has_table(db: Database, name: str) -> bool:
+    if isinstance(db, PostgresqlDatabase):  # honour search_path, not only "public"
+        return db.execute_sql("SELECT to_regclass(%s)", (name,)).fetchone()[0] is not None
+    return db.table_exists(name)
+
+
 def current_version(db: Database) -> int:
-    if not db.table_exists(SchemaVersion._meta.table_name):
+    if not _has_table(db, SchemaVersion._meta.table_name):
         return 0
     row = SchemaVersion.select().order_by(SchemaVersion.version.desc()).first()
     return row.version if row else 0
