@@ -13,8 +13,6 @@ from wsgidav.mw.base_mw import BaseMiddleware
 from wsgidav.request_server import RequestServer
 
 from ..contacts import books as book_ops
-from ..contacts import files as file_ops
-from ..acl import policy
 from . import xmlns
 from .base import context, domain_call
 from .provider import CREATED_KEY
@@ -138,5 +136,3 @@ class CardResolver(BaseMiddleware):
             raise DAVError(404)
         return CardRequestServer(provider)(environ, start_response)
 
-
-__all__ = ["CardRequestServer", "CardResolver", "policy", "file_ops"]
