@@ -1,9 +1,16 @@
 """A 207 multistatus written as bytes from rows (no lxml tree per member), sent with a
 Content-Length so keep-alive holds (WSGIDAV.md §7). The 200 propstat comes first and
-statuses read `HTTP/1.1 …` (Thunderbird compares the first status string)."""
+statuses read `HTTP/1.1 …` (Thunderbird compares the first status string).
+
+Text is escaped by hand, so a CR is written as `&#13;`: an XML parser turns a literal
+CR (or CR LF) into LF (XML 1.0 §2.11), and address-data must reach the client with the
+card's own line ends, byte for byte (vdirsyncer stores what it receives). The few
+characters XML 1.0 cannot carry at all (C0 controls but tab, LF and CR; U+FFFE, U+FFFF)
+are left out rather than making the whole multistatus unparseable for every client."""
 
 from __future__ import annotations
 
+import re
 from xml.sax.saxutils import escape
 
 from lxml import etree
@@ -16,6 +23,19 @@ OPEN = (b'<?xml version="1.0" encoding="utf-8"?>\n'
         b'xmlns:CS="http://calendarserver.org/ns/">')
 STATUS_TEXT = {200: "OK", 403: "Forbidden", 404: "Not Found", 500: "Internal Server Error",
                507: "Insufficient Storage", 424: "Failed Dependency"}
+
+
+# saxutils.escape handles & < >; CR must survive the parser's line-end normalisation.
+_TEXT_ENTITIES = {"\r": "&#13;"}
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def escape_text(text: str) -> str:
+    """`text` as XML character data that parses back to exactly `text` (less the
+    characters XML 1.0 cannot hold, see above)."""
+    if _NOT_XML.search(text):
+        text = _NOT_XML.sub("", text)
+    return escape(text, _TEXT_ENTITIES)
 
 
 def status_line(code: int) -> str:
@@ -33,7 +53,7 @@ def qname(name: str) -> tuple[str, str]:
 
 def text_element(name: str, text: str) -> str:
     tag, decl = qname(name)
-    return f"<{tag}{decl}>{escape(text)}</{tag}>"
+    return f"<{tag}{decl}>{escape_text(text)}</{tag}>"
 
 
 def empty_element(name: str) -> str:
@@ -72,7 +92,7 @@ class Multistatus:
     def status(self, href: str, code: int) -> None:
         self._parts.append(f"<D:response><D:href>{escape(href)}</D:href>"
                            f"<D:status>{status_line(code)}</D:status></D:response>"
-                           .encode("utf-8"))
+                           .encode())
 
     def raw(self, xml: str) -> None:
         self._parts.append(xml.encode("utf-8"))

@@ -17,6 +17,8 @@ SUPPORTED_VERSIONS = ("2.1", "3.0", "4.0")
 
 # CRLF, LF or CR; a run of CRs before LF counts once (iOS exports end lines with "\r\r\n").
 _LINE_BREAK = re.compile(r"\r*\n|\r")
+# C0 controls other than tab, LF and CR: RFC 6350 allows none and XML cannot carry them.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _FOLD = (" ", "\t")  # RFC 6350 §3.2: a continuation line starts with one space or tab
 _NAME = r"[A-Za-z0-9-]+"
 # RFC 6350 §3.3 param-value: quoted (anything but DQUOTE) or bare (no DQUOTE, ";" or ":").
@@ -107,10 +109,11 @@ def parse_card(data: bytes | str, *, max_size: int | None = None) -> ParsedCard:
     Raises TooLarge, InvalidCard or UnsupportedCard with a reason naming the problem.
     """
     text = _decode(data, max_size)
-    nul = text.find("\x00")
-    if nul >= 0:
-        line_no = len(_LINE_BREAK.findall(text, 0, nul)) + 1
-        raise InvalidCard(f"line {line_no}: the vCard contains a NUL character")
+    ctl = _CONTROL.search(text)
+    if ctl:
+        line_no = len(_LINE_BREAK.findall(text, 0, ctl.start())) + 1
+        what = "a NUL character" if ctl.group() == "\x00" else f"control character U+{ord(ctl.group()):04X}"
+        raise InvalidCard(f"line {line_no}: the vCard contains {what}, which RFC 6350 does not allow")
     phys = _split_lines(text)
     n = len(phys)
     i = _skip_blank(phys, 0)

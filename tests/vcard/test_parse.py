@@ -335,7 +335,7 @@ def test_line_numbers_count_physical_lines() -> None:
 def test_nul_is_rejected() -> None:
     with pytest.raises(InvalidCard) as exc:
         parse_card(card("NOTE:a\x00b"))
-    assert reason(exc) == "line 5: the vCard contains a NUL character"
+    assert reason(exc) == "line 5: the vCard contains a NUL character, which RFC 6350 does not allow"
 
 
 # --- VERSION, UID, FN ----------------------------------------------------------------------
@@ -559,3 +559,10 @@ def test_split_cards_structure_errors() -> None:
     assert reason(exc) == "line 6: BEGIN:VCARD has no matching END:VCARD"
     with pytest.raises(InvalidCard, match=r"^not UTF-8 text"):
         split_cards(b"BEGIN:VCARD\r\nFN:\xe9\r\nEND:VCARD\r\n")
+
+
+def test_other_control_characters_are_rejected() -> None:
+    text = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:x\r\nFN:Esc\x1bape\r\nEND:VCARD\r\n"
+    with pytest.raises(InvalidCard) as info:
+        parse_card(text)
+    assert "line 4" in info.value.reason and "U+001B" in info.value.reason
