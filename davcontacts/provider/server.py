@@ -6,6 +6,8 @@ MOVE/COPY that creates its destination, and no Depth: infinity PROPFIND."""
 
 from __future__ import annotations
 
+import io
+
 from lxml import etree
 from wsgidav import util
 from wsgidav.dav_error import DAVError
@@ -15,6 +17,8 @@ from wsgidav.request_server import RequestServer
 from ..contacts import books as book_ops
 from . import xmlns
 from .base import context, domain_call
+from .books import Book
+from .propfind import book_depth1, named_props
 from .provider import CREATED_KEY
 from .tree import Home, dav_actor
 
@@ -57,6 +61,37 @@ class CardRequestServer(RequestServer):
                 out.append((k, v))
             return start_response(status, out, exc_info)
         return super().do_OPTIONS(environ, rewrite)
+
+    def _safe_body(self, environ) -> etree._Element | None:
+        """Read and safely parse an XML body (no entities, no DTD), then hand the same
+        bytes back to WsgiDAV's own handler, whose parser we do not rely on."""
+        body = read_body(environ)
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ.pop("wsgidav.all_input_read", None)
+        return parse_body(body) if body.strip() else None
+
+    def do_PROPFIND(self, environ, start_response):
+        root = self._safe_body(environ)
+        if environ.get("HTTP_DEPTH") == "1":
+            names = named_props(root)
+            res = self._davProvider.get_resource_inst(environ["PATH_INFO"], environ)
+            if names is not None and isinstance(res, Book):
+                environ["wsgidav.all_input_read"] = 1
+                payload = book_depth1(res, names, environ)
+                start_response("207 Multi-Status", [
+                    ("Content-Type", "application/xml; charset=utf-8"),
+                    ("Content-Length", str(len(payload)))])
+                return [payload]
+        return super().do_PROPFIND(environ, start_response)
+
+    def do_PROPPATCH(self, environ, start_response):
+        self._safe_body(environ)
+        return super().do_PROPPATCH(environ, start_response)
+
+    def do_LOCK(self, environ, start_response):
+        self._safe_body(environ)
+        return super().do_LOCK(environ, start_response)
 
     def do_REPORT(self, environ, start_response):
         from .reports import run_report
