@@ -65,6 +65,8 @@ class Root(ReadOnlyCollection):
 
 
 class PrincipalsCollection(ReadOnlyCollection):
+    LIVE_PROPERTIES = (xmlns.SUPPORTED_REPORT_SET,)
+
     def get_member_names(self):
         return [self.ctx.user.username]
 
@@ -94,7 +96,8 @@ class Principal(ReadOnlyCollection):
     """`/principals/<user>/` (RFC 3744 §2, RFC 6352 §7.1.1)."""
 
     RESOURCETYPE = (xmlns.dav("collection"), xmlns.dav("principal"))
-    LIVE_PROPERTIES = (xmlns.PRINCIPAL_URL, xmlns.ADDRESSBOOK_HOME_SET, xmlns.GROUP_MEMBERSHIP)
+    LIVE_PROPERTIES = (xmlns.PRINCIPAL_URL, xmlns.ADDRESSBOOK_HOME_SET, xmlns.GROUP_MEMBERSHIP,
+                       xmlns.SUPPORTED_REPORT_SET)
 
     def get_member_names(self):
         return []

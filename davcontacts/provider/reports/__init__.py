@@ -87,4 +87,5 @@ def render_card_props(book: Book, row: Contact, props: list[etree._Element],
     return found, missing
 
 
+from . import principal  # noqa: E402,F401  (register the reports)
 from . import multiget, sync  # noqa: E402,F401  (register the reports)
