@@ -11,6 +11,7 @@ from lxml import etree
 from wsgidav.dav_error import DAVError
 
 from ...model import Contact
+from ...vcard.select import select_properties
 from .. import xmlns
 from ..books import CARD_CONTENT_TYPE, Book, Card
 from ..multistatus import empty_element, text_element, value_xml
@@ -61,6 +62,15 @@ def href_to_path(href: str, mount: str) -> str | None:
     return path[len(mount):]
 
 
+def address_data(text: str, request: etree._Element) -> str:
+    """The card as `<C:address-data>` asks for it: whole, or only the properties
+    named by its `<C:prop name="…"/>` children (RFC 6352 §10.4)."""
+    names = {p.get("name", "") for p in request.iterfind(xmlns.card("prop"))}
+    if request.get("novalue") or not names:
+        return text
+    return select_properties(text, names)
+
+
 def render_card_props(book: Book, row: Contact, props: list[etree._Element],
                       environ: dict) -> tuple[list[tuple[str, str]], list[str]]:
     """(found, missing) for a card row; the usual properties come from the row."""
@@ -74,7 +84,7 @@ def render_card_props(book: Book, row: Contact, props: list[etree._Element],
         elif name == xmlns.GETCONTENTTYPE:
             found.append((name, text_element(name, CARD_CONTENT_TYPE)))
         elif name == xmlns.card("address-data"):
-            found.append((name, text_element(name, row.vcard)))
+            found.append((name, text_element(name, address_data(row.vcard, el))))
         elif name == xmlns.RESOURCETYPE:
             found.append((name, empty_element(name)))
         else:
