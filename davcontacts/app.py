@@ -19,10 +19,26 @@ from .provider.base import DavSettings
 access_log = logging.getLogger("davcontacts.access")
 
 
+# Methods only a WebDAV client sends. Outside /dav they are sent to the DAV root:
+# Thunderbird and DAVx5 PROPFIND `/` (or whatever URL the user typed) for
+# current-user-principal (CLIENTS.md "Discovery"); a browser's GET still reaches the admin.
+DAV_ONLY_METHODS = frozenset({"PROPFIND", "PROPPATCH", "REPORT", "MKCOL", "COPY", "MOVE",
+                              "LOCK", "UNLOCK", "OPTIONS"})
+
+
 def redirect(location: str, status: str = "301 Moved Permanently"):
     def app(environ, start_response):
         start_response(status, [("Location", location), ("Content-Length", "0")])
         return [b""]
+    return app
+
+
+def by_method(dav_app, other_app):
+    """`dav_app` for WebDAV-only methods, `other_app` for the rest (GET, POST, …)."""
+    def app(environ, start_response):
+        if environ.get("REQUEST_METHOD", "GET").upper() in DAV_ONLY_METHODS:
+            return dav_app(environ, start_response)
+        return other_app(environ, start_response)
     return app
 
 
@@ -83,6 +99,6 @@ def make_app(config: Config):
         "/.well-known/carddav": to_dav,
         MOUNT: dav,
         "/admin": make_admin_app(config),
-        "/": redirect("/admin/", "302 Found"),
+        "/": by_method(to_dav, redirect("/admin/", "302 Found")),
     })
     return AccessLog(DatabaseSession(dispatcher), config.server.access_log)

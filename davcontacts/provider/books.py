@@ -204,8 +204,13 @@ class Card(LivePropertiesMixin, DAVNonCollection):
     def get_content(self):
         return io.BytesIO(self.card_bytes())
 
-    def _conflict_href(self, exc) -> str:
-        return self.ctx.href(self.path.rsplit("/", 1)[0] + "/" + exc.existing_name)
+    def _holder_href(self, book_path: str):
+        """For domain_call: the href of the card holding a clashing UID in the book at
+        `book_path` (RFC 6352 no-uid-conflict), None for any other domain error."""
+        def href(exc) -> str | None:
+            name = getattr(exc, "existing_name", None)
+            return self.ctx.href(book_path.rstrip("/") + "/" + name) if name else None
+        return href
 
     def begin_write(self, *, content_type=None):
         media = (content_type or "").split(";")[0].strip().lower()
@@ -222,7 +227,8 @@ class Card(LivePropertiesMixin, DAVNonCollection):
             result = domain_call(
                 card_ops.put_card, _actor(self), self.vb.book, self.card_name, data,
                 max_size=self.ctx.settings.max_resource_size, expected_etag=expected,
-                must_not_exist=must_not_exist, conflict_href=self._conflict_href)
+                must_not_exist=must_not_exist,
+                conflict_href=self._holder_href(self.path.rsplit("/", 1)[0]))
             self.row = result.contact
             self.ctx.invalidate()
 
@@ -253,8 +259,7 @@ class Card(LivePropertiesMixin, DAVNonCollection):
         overwrite = self.environ.get("HTTP_OVERWRITE", "T").upper() != "F"
         existed = domain_call(card_ops.move_card, _actor(self), self.row, dest_book.book,
                               dest_name, overwrite=overwrite,
-                              conflict_href=lambda e: self.ctx.href(dest_path.rsplit("/", 1)[0]
-                                                                    + "/" + e.existing_name))
+                              conflict_href=self._holder_href(dest_path.rsplit("/", 1)[0]))
         pm = self.provider.prop_manager
         if pm:
             pm.move_properties(self.get_ref_url(), self.provider.ref_url(dest_path),
@@ -271,8 +276,7 @@ class Card(LivePropertiesMixin, DAVNonCollection):
         existed = card_ops.live_card(dest_book.book.id, dest_name) is not None
         domain_call(card_ops.copy_card, _actor(self), self.row, dest_book.book, dest_name,
                     overwrite=overwrite, max_size=self.ctx.settings.max_resource_size,
-                    conflict_href=lambda e: self.ctx.href(dest_path.rsplit("/", 1)[0]
-                                                          + "/" + e.existing_name))
+                    conflict_href=self._holder_href(dest_path.rsplit("/", 1)[0]))
         pm = self.provider.prop_manager
         if pm:
             pm.copy_properties(self.get_ref_url(), self.provider.ref_url(dest_path),
