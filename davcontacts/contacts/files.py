@@ -5,6 +5,7 @@ trailing slash. Only the home's owner writes here."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 
 from peewee import IntegrityError, fn
 
@@ -15,8 +16,24 @@ from .actor import Actor
 from .books import validate_segment
 
 
+@dataclass
+class TreeChange:
+    """What a COPY or MOVE did: the paths it deleted to make room at the destination
+    (their dead properties and locks must go too; none means a new destination, 201)
+    and (old path, new path) for every resource copied or moved."""
+
+    replaced: list[str] = field(default_factory=list)
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def existed(self) -> bool:
+        return bool(self.replaced)
+
+
 def _check_owner(actor: Actor, owner: User) -> None:
-    if not actor.is_system and (actor.user is None or not policy.may_use_home(actor.user, owner.username)):
+    if actor.is_system:
+        return
+    if actor.user is None or not policy.may_use_home(actor.user, owner.username):
         raise Forbidden("only the owner writes in a home")
 
 
@@ -73,7 +90,8 @@ def make_collection(actor: Actor, owner: User, path: str) -> Resource:
 
 
 def put_file(actor: Actor, owner: User, path: str, data: bytes, content_type: str | None, *,
-             expected_etag: str | None = None, must_not_exist: bool = False) -> tuple[Resource, bool]:
+             expected_etag: str | None = None,
+             must_not_exist: bool = False) -> tuple[Resource, bool]:
     """Create or replace a file; returns (resource, created)."""
     _check_owner(actor, owner)
     _check_parent(owner, path)
@@ -97,9 +115,10 @@ def put_file(actor: Actor, owner: User, path: str, data: bytes, content_type: st
             raise Conflict(f"{path} is a collection")
         if must_not_exist or (expected_etag is not None and expected_etag != existing.etag):
             raise PreconditionFailed(f"{path} precondition failed")
-        updated = (Resource.update(content=data, content_type=ctype, etag=etag, size=len(data),
-                                   updated_at=now)
-                   .where((Resource.id == existing.id) & (Resource.etag == existing.etag)).execute())
+        unchanged = (Resource.id == existing.id) & (Resource.etag == existing.etag)
+        updated = (Resource.update(content=data, content_type=ctype, etag=etag,
+                                   size=len(data), updated_at=now)
+                   .where(unchanged).execute())
         if updated != 1:
             raise PreconditionFailed(f"{path} was changed concurrently")
         existing.content, existing.content_type, existing.etag = data, ctype, etag
@@ -124,32 +143,36 @@ def delete_tree(actor: Actor, owner: User, path: str) -> list[str]:
 
 
 def copy_tree(actor: Actor, owner: User, src: str, dest: str, *, recursive: bool,
-              overwrite: bool) -> tuple[bool, list[tuple[str, str]]]:
-    """COPY src to dest; returns (dest existed, [(old path, new path), …] copied)."""
+              overwrite: bool) -> TreeChange:
+    """COPY src to dest (RFC 4918 §9.8): an existing destination is deleted first, so
+    the copy has nothing of it left; with `recursive` False a collection is copied
+    without its members (Depth: 0)."""
     _check_owner(actor, owner)
     with database.atomic():
         source = get_resource(owner.id, src)
         if source is None:
             raise NotFound(src)
-        existed = _clear_destination(actor, owner, dest, overwrite)
+        if dest == src or dest.startswith(src + "/"):
+            raise Forbidden("cannot copy a collection into itself")
+        change = TreeChange(replaced=_clear_destination(actor, owner, dest, overwrite))
         _check_parent(owner, dest)
         items = [source] + (list(_descendants(owner.id, src).order_by(Resource.path))
                             if source.is_collection and recursive else [])
         now = utcnow()
-        pairs = []
         for item in items:
             new_path = dest + item.path[len(src):]
             Resource.create(owner=owner.id, path=new_path, parent=parent_of(new_path),
                             is_collection=item.is_collection, content=item.content,
                             content_type=item.content_type, etag=item.etag, size=item.size,
                             created_at=now, updated_at=now)
-            pairs.append((item.path, new_path))
-        return existed, pairs
+            change.pairs.append((item.path, new_path))
+        return change
 
 
 def move_tree(actor: Actor, owner: User, src: str, dest: str, *,
-              overwrite: bool) -> tuple[bool, list[tuple[str, str]]]:
-    """MOVE src (and everything below) to dest; returns (dest existed, path pairs)."""
+              overwrite: bool) -> TreeChange:
+    """MOVE src and everything below it to dest (RFC 4918 §9.9), rows renamed in place
+    so ids survive; an existing destination is deleted first."""
     _check_owner(actor, owner)
     with database.atomic():
         source = get_resource(owner.id, src)
@@ -157,22 +180,21 @@ def move_tree(actor: Actor, owner: User, src: str, dest: str, *,
             raise NotFound(src)
         if dest == src or dest.startswith(src + "/"):
             raise Forbidden("cannot move a collection into itself")
-        existed = _clear_destination(actor, owner, dest, overwrite)
+        change = TreeChange(replaced=_clear_destination(actor, owner, dest, overwrite))
         _check_parent(owner, dest)
         items = [source] + (list(_descendants(owner.id, src)) if source.is_collection else [])
-        pairs = []
         for item in items:
             new_path = dest + item.path[len(src):]
             Resource.update(path=new_path, parent=parent_of(new_path)).where(
                 Resource.id == item.id).execute()
-            pairs.append((item.path, new_path))
-        return existed, pairs
+            change.pairs.append((item.path, new_path))
+        return change
 
 
-def _clear_destination(actor: Actor, owner: User, dest: str, overwrite: bool) -> bool:
+def _clear_destination(actor: Actor, owner: User, dest: str, overwrite: bool) -> list[str]:
+    """Delete an existing destination tree (Overwrite: T); returns the deleted paths."""
     if get_resource(owner.id, dest) is None:
-        return False
+        return []
     if not overwrite:
         raise PreconditionFailed(f"{dest} exists and Overwrite is F")
-    delete_tree(actor, owner, dest)
-    return True
+    return delete_tree(actor, owner, dest)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import io
 
-from wsgidav.dav_error import DAVError
+from wsgidav import util
+from wsgidav.dav_error import DAVError, DAVErrorCondition, PRECONDITION_CODE_LockConflict
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection
 
 from ..contacts import files as file_ops
@@ -45,15 +46,46 @@ class _PlainMixin(LivePropertiesMixin):
     def _ref(self, relpath: str, collection: bool) -> str:
         return self.provider.ref_url(self._home_path() + relpath + ("/" if collection else ""))
 
-    def handle_delete(self):
-        paths = domain_call(file_ops.delete_tree, dav_actor(self), self.ctx.user, self.relpath)
+    def _check_unlocked(self) -> None:
+        """423 unless the request submitted the token of every lock on this resource,
+        its depth-infinity ancestors and its members (RFC 4918 §7.4, §9.6.1). WsgiDAV's
+        DELETE checks only the parent before handle_delete, which owns the whole tree;
+        WsgiDAV's own check refuses a locked member even with its token."""
+        lm = self.provider.lock_manager
+        if lm is None:
+            return
+        if "wsgidav.conditions.if" not in self.environ:
+            util.parse_if_header_dict(self.environ)
+        tokens = self.environ["wsgidav.ifLockTokenList"]
+        principal = self.environ["wsgidav.user_name"]
+        url = self.get_ref_url()
+        lm.check_write_permission(url=url, depth="0", token_list=tokens, principal=principal)
+        held = [lock["root"] for lock in lm.storage.get_lock_list(
+                    url, include_root=False, include_children=True, token_only=False)
+                if lock["token"] not in tokens or lock["principal"] != principal]
+        if held:
+            cond = DAVErrorCondition(PRECONDITION_CODE_LockConflict)
+            cond.hrefs.extend(held)
+            raise DAVError(423, "a member is locked", err_condition=cond)
+
+    def _forget(self, paths: list[str]) -> None:
+        """Drop the dead properties and locks of deleted resources: both are keyed by
+        ref-URL, not by row, so nothing else removes them (WSGIDAV.md §6)."""
         pm, lm = self.provider.prop_manager, self.provider.lock_manager
-        if pm:
-            for p in paths:
-                pm.remove_properties(self._ref(p, False), self.environ)
-                pm.remove_properties(self._ref(p, True), self.environ)
-        if lm:
-            lm.remove_all_locks_from_url(self.get_ref_url(), recursive=True)
+        for path in paths:
+            if pm:
+                pm.remove_properties(self._ref(path, False), self.environ)
+                pm.remove_properties(self._ref(path, True), self.environ)
+            if lm:
+                lm.remove_all_locks_from_url(self._ref(path, False), recursive=False)
+
+    def _overwrite(self) -> bool:
+        return self.environ.get("HTTP_OVERWRITE", "T").upper() != "F"
+
+    def handle_delete(self):
+        self._check_unlocked()
+        paths = domain_call(file_ops.delete_tree, dav_actor(self), self.ctx.user, self.relpath)
+        self._forget(paths)
         self.ctx.invalidate()
         return True
 
@@ -64,34 +96,37 @@ class _PlainMixin(LivePropertiesMixin):
         return rel
 
     def handle_move(self, dest_path):
+        """Dead properties move with the resources; locks do not, and end with the
+        source URLs (RFC 4918 §7.6). WsgiDAV has checked the locks of both ends."""
         dest = self._dest_relpath(dest_path)
-        overwrite = self.environ.get("HTTP_OVERWRITE", "T").upper() != "F"
-        existed, pairs = domain_call(file_ops.move_tree, dav_actor(self), self.ctx.user,
-                                     self.relpath, dest, overwrite=overwrite)
+        change = domain_call(file_ops.move_tree, dav_actor(self), self.ctx.user,
+                             self.relpath, dest, overwrite=self._overwrite())
+        self._forget(change.replaced)
         pm, lm = self.provider.prop_manager, self.provider.lock_manager
         if pm:
-            for src, dst in pairs:
+            for src, dst in change.pairs:
                 for coll in (False, True):
                     pm.move_properties(self._ref(src, coll), self._ref(dst, coll),
                                        with_children=False, environ=self.environ)
         if lm:
             lm.remove_all_locks_from_url(self.get_ref_url(), recursive=True)
-        self.provider.note_created(self.environ, not existed)
+        self.provider.note_created(self.environ, not change.existed)
         self.ctx.invalidate()
         return True
 
     def handle_copy(self, dest_path, *, depth_infinity):
+        """Dead properties are copied, locks are not (RFC 4918 §7.6)."""
         dest = self._dest_relpath(dest_path)
-        overwrite = self.environ.get("HTTP_OVERWRITE", "T").upper() != "F"
-        existed, pairs = domain_call(file_ops.copy_tree, dav_actor(self), self.ctx.user,
-                                     self.relpath, dest, recursive=depth_infinity,
-                                     overwrite=overwrite)
+        change = domain_call(file_ops.copy_tree, dav_actor(self), self.ctx.user,
+                             self.relpath, dest, recursive=depth_infinity,
+                             overwrite=self._overwrite())
+        self._forget(change.replaced)
         pm = self.provider.prop_manager
         if pm:
-            for src, dst in pairs:
+            for src, dst in change.pairs:
                 for coll in (False, True):
                     pm.copy_properties(self._ref(src, coll), self._ref(dst, coll), self.environ)
-        self.provider.note_created(self.environ, not existed)
+        self.provider.note_created(self.environ, not change.existed)
         self.ctx.invalidate()
         return True
 
@@ -162,7 +197,8 @@ class File(_PlainMixin, DAVNonCollection):
         return io.BytesIO(bytes(data or b""))
 
     def begin_write(self, *, content_type=None):
-        expected = self.row.etag if (self.row is not None and self.environ.get("HTTP_IF_MATCH")) else None
+        if_match = self.row is not None and self.environ.get("HTTP_IF_MATCH")
+        expected = self.row.etag if if_match else None
         must_not_exist = self.environ.get("HTTP_IF_NONE_MATCH", "").strip() == "*"
         relpath = self.relpath
 

@@ -127,6 +127,8 @@ class DbLockStorage:
         if include_children:
             child = Lock.root.startswith(path.rstrip("/") + "/")
             cond = child if cond is None else (cond | child)
+        if cond is None:
+            return []
         rows = [r for r in Lock.select().where(live & cond)
                 if r.root == path or util.is_child_uri(path, r.root)]
         return [r.token for r in rows] if token_only else [_as_dict(r) for r in rows]

@@ -43,6 +43,12 @@ def parse_body(body: bytes) -> etree._Element:
         raise DAVError(400, f"malformed XML request body: {exc}") from None
 
 
+def is_xml_type(content_type: str) -> bool:
+    """True for an XML media type, or none given (clients often omit it)."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media in ("", "application/xml", "text/xml") or media.endswith("+xml")
+
+
 class CardRequestServer(RequestServer):
     def __init__(self, provider):
         super().__init__(provider)
@@ -121,7 +127,11 @@ class CardRequestServer(RequestServer):
         """RFC 5689: MKCOL with a body; an addressbook resourcetype makes a book."""
         provider = self._davProvider
         path = environ["PATH_INFO"]
-        root = parse_body(read_body(environ))
+        body = read_body(environ)
+        if not is_xml_type(environ.get("CONTENT_TYPE", "")):
+            # RFC 4918 §9.3: a body the server does not understand gets 415.
+            raise DAVError(415, "a MKCOL body must be an XML DAV:mkcol element (RFC 5689)")
+        root = parse_body(body)
         if root.tag != xmlns.dav("mkcol"):
             raise DAVError(415, "the MKCOL body must be a DAV:mkcol element")
         if provider.get_resource_inst(path, environ) is not None:
