@@ -89,9 +89,12 @@ class Multistatus:
         out.append("</D:response>")
         self._parts.append("".join(out).encode("utf-8"))
 
-    def status(self, href: str, code: int) -> None:
+    def status(self, href: str, code: int, error: str | None = None) -> None:
+        """A <response> with only a status (404 for a removed member, 507 for a
+        truncated answer), optionally with a DAV:error condition (Clark name)."""
+        err = f"<D:error>{empty_element(error)}</D:error>" if error else ""
         self._parts.append(f"<D:response><D:href>{escape(href)}</D:href>"
-                           f"<D:status>{status_line(code)}</D:status></D:response>"
+                           f"<D:status>{status_line(code)}</D:status>{err}</D:response>"
                            .encode())
 
     def raw(self, xml: str) -> None:

@@ -314,7 +314,7 @@ def _is_quoted_printable(params: Params) -> bool:
     return False
 
 
-def _text_value(line: ContentLine) -> str:
+def text_value(line: ContentLine) -> str:
     """A text value: quoted-printable decoded (2.1 and some 3.0 exports), then unescaped."""
     value = line.value
     if _is_quoted_printable(line.params):
@@ -359,10 +359,10 @@ def _facts(lines: tuple[ContentLine, ...]) -> ParsedCard:
         raise InvalidCard("the vCard has no UID")
     if len(uids) > 1:
         raise InvalidCard(f"the vCard has {len(uids)} UID lines; it needs exactly one")
-    uid = _text_value(uids[0]).strip()
+    uid = text_value(uids[0]).strip()
     if not uid:
         raise InvalidCard("the vCard's UID is empty")
     if fn is None and version == "3.0":
         raise InvalidCard("a vCard 3.0 needs FN")
     kind = "group" if group else "company" if company else "person"
-    return ParsedCard(version, uid, _text_value(fn) if fn else "", kind, lines)
+    return ParsedCard(version, uid, text_value(fn) if fn else "", kind, lines)

@@ -54,6 +54,22 @@ def requested_props(root: etree._Element) -> list[etree._Element]:
     return list(prop)
 
 
+def parse_limit(root: etree._Element) -> int | None:
+    """`<C:limit><C:nresults>` (RFC 6352 §10.6) or the DAV: spelling of RFC 5323/6578."""
+    n = root.find(f"{xmlns.card('limit')}/{xmlns.card('nresults')}")
+    if n is None:
+        n = root.find("{DAV:}limit/{DAV:}nresults")
+    if n is None:
+        return None
+    try:
+        value = int((n.text or "").strip())
+    except ValueError:
+        raise DAVError(400, "limit/nresults must be a number") from None
+    if value < 1:
+        raise DAVError(400, "limit/nresults must be positive")
+    return value
+
+
 def href_to_path(href: str, mount: str) -> str | None:
     """A provider path for an href (absolute URL or path, encoded or not)."""
     path = unquote(urlparse(href.strip()).path)
@@ -97,5 +113,4 @@ def render_card_props(book: Book, row: Contact, props: list[etree._Element],
     return found, missing
 
 
-from . import principal  # noqa: E402,F401  (register the reports)
-from . import multiget, sync  # noqa: E402,F401  (register the reports)
+from . import multiget, principal, query, sync  # noqa: E402,F401  (register the reports)

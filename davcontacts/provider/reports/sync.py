@@ -13,20 +13,7 @@ from .. import xmlns
 from ..base import context
 from ..books import Book
 from ..multistatus import Multistatus, text_element
-from . import register, render_card_props, requested_props
-
-
-def _limit(root) -> int | None:
-    n = root.find("{DAV:}limit/{DAV:}nresults")
-    if n is None:
-        return None
-    try:
-        value = int((n.text or "").strip())
-    except ValueError:
-        raise DAVError(400, "limit/nresults must be a number") from None
-    if value < 1:
-        raise DAVError(400, "limit/nresults must be positive")
-    return value
+from . import parse_limit, register, render_card_props, requested_props
 
 
 @register(xmlns.dav("sync-collection"), Book)
@@ -37,7 +24,7 @@ def sync_collection(book: Book, root, environ):
         raise DAVError(400, f"unknown sync-level {level!r}")
     token = (root.findtext("{DAV:}sync-token") or "").strip()
     props = requested_props(root)
-    limit = _limit(root)
+    limit = parse_limit(root)
     book_id = book.vb.book.id
     out = Multistatus()
     with database.atomic():
@@ -79,6 +66,6 @@ def sync_collection(book: Book, root, environ):
                 found, missing = render_card_props(book, row, props, environ)
                 out.response(href, found, missing)
             if truncated:
-                out.status(ctx.href(book.path), 507)
+                out.status(ctx.href(book.path), 507, "{DAV:}number-of-matches-within-limits")
     out.raw(text_element(xmlns.SYNC_TOKEN, make_token(book_id, new_id)))
     return "207 Multi-Status", out.finish()
