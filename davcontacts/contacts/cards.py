@@ -13,7 +13,7 @@ from peewee import IntegrityError
 
 from ..acl import policy
 from ..errors import InvalidInput, NotFound, PreconditionFailed, UidConflict
-from ..model import AddressBook, Contact, Revision, database, utcnow
+from ..model import AddressBook, Contact, Revision, utcnow, write_transaction
 from ..vcard import parse_card
 from ..vcard.derive import card_etag, derive_columns
 from .actor import Actor
@@ -69,7 +69,7 @@ def put_card(actor: Actor, book: AddressBook, name: str, data: bytes, *,
     columns = derive_columns(card)
     author = actor.user.id if actor.user else None
     now = utcnow()
-    with database.atomic():
+    with write_transaction():
         existing = live_card(book.id, name)
         if existing is None:
             if expected_etag is not None:
@@ -79,7 +79,7 @@ def put_card(actor: Actor, book: AddressBook, name: str, data: bytes, *,
                 raise UidConflict(f"UID {card.uid!r} is already used by {clash.name}",
                                   existing_name=clash.name, book_id=book.id)
             try:
-                with database.atomic():
+                with write_transaction():
                     contact = Contact.create(
                         book=book.id, name=name, name_key=name, uid=card.uid, uid_key=card.uid,
                         kind=card.kind, vcard=text, etag=etag, version=card.version,
@@ -105,7 +105,7 @@ def put_card(actor: Actor, book: AddressBook, name: str, data: bytes, *,
         fields = dict(uid=card.uid, uid_key=card.uid, kind=card.kind, vcard=text, etag=etag,
                       version=card.version, size=len(data), updated_at=now, **columns)
         try:
-            with database.atomic():
+            with write_transaction():
                 updated = (Contact.update(**fields)
                            .where((Contact.id == existing.id) & (Contact.etag == existing.etag)
                                   & (Contact.name_key == name))
@@ -134,7 +134,7 @@ def _hide(actor: Actor, contact: Contact, *, state: str, action: str,
           expected_etag: str | None) -> None:
     author = actor.user.id if actor.user else None
     now = utcnow()
-    with database.atomic():
+    with write_transaction():
         cond = (Contact.id == contact.id) & (Contact.state == "active")
         if expected_etag is not None:
             cond &= Contact.etag == expected_etag
@@ -160,7 +160,7 @@ def move_card(actor: Actor, contact: Contact, dest_book: AddressBook, dest_name:
     validate_name(dest_name)
     author = actor.user.id if actor.user else None
     now = utcnow()
-    with database.atomic():
+    with write_transaction():
         target = live_card(dest_book.id, dest_name)
         if target is not None and target.id == contact.id:
             return True

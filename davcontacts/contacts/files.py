@@ -11,7 +11,7 @@ from peewee import IntegrityError, fn
 
 from ..acl import policy
 from ..errors import Conflict, Forbidden, NotFound, PreconditionFailed
-from ..model import AddressBook, Resource, User, database, utcnow
+from ..model import AddressBook, Resource, User, utcnow, write_transaction
 from .actor import Actor
 from .books import validate_segment
 
@@ -81,7 +81,7 @@ def make_collection(actor: Actor, owner: User, path: str) -> Resource:
     _check_parent(owner, path)
     now = utcnow()
     try:
-        with database.atomic():
+        with write_transaction():
             return Resource.create(owner=owner.id, path=path, parent=parent_of(path),
                                    is_collection=True, content_type="httpd/unix-directory",
                                    created_at=now, updated_at=now)
@@ -98,13 +98,13 @@ def put_file(actor: Actor, owner: User, path: str, data: bytes, content_type: st
     etag = hashlib.blake2b(data, digest_size=16).hexdigest()
     now = utcnow()
     ctype = content_type or "application/octet-stream"
-    with database.atomic():
+    with write_transaction():
         existing = get_resource(owner.id, path)
         if existing is None:
             if expected_etag is not None:
                 raise PreconditionFailed(f"{path} does not exist")
             try:
-                with database.atomic():
+                with write_transaction():
                     res = Resource.create(owner=owner.id, path=path, parent=parent_of(path),
                                           is_collection=False, content=data, content_type=ctype,
                                           etag=etag, size=len(data), created_at=now, updated_at=now)
@@ -129,7 +129,7 @@ def put_file(actor: Actor, owner: User, path: str, data: bytes, content_type: st
 def delete_tree(actor: Actor, owner: User, path: str) -> list[str]:
     """Delete a resource and everything below it; returns the deleted paths."""
     _check_owner(actor, owner)
-    with database.atomic():
+    with write_transaction():
         res = get_resource(owner.id, path)
         if res is None:
             raise NotFound(path)
@@ -148,7 +148,7 @@ def copy_tree(actor: Actor, owner: User, src: str, dest: str, *, recursive: bool
     the copy has nothing of it left; with `recursive` False a collection is copied
     without its members (Depth: 0)."""
     _check_owner(actor, owner)
-    with database.atomic():
+    with write_transaction():
         source = get_resource(owner.id, src)
         if source is None:
             raise NotFound(src)
@@ -174,7 +174,7 @@ def move_tree(actor: Actor, owner: User, src: str, dest: str, *,
     """MOVE src and everything below it to dest (RFC 4918 §9.9), rows renamed in place
     so ids survive; an existing destination is deleted first."""
     _check_owner(actor, owner)
-    with database.atomic():
+    with write_transaction():
         source = get_resource(owner.id, src)
         if source is None:
             raise NotFound(src)

@@ -7,7 +7,7 @@ import re
 
 from ..acl.auth import CredentialCache, hash_password, verify_password
 from ..errors import Conflict, InvalidInput, NotFound
-from ..model import ROLES, AddressBook, User, database, utcnow
+from ..model import ROLES, AddressBook, User, utcnow, write_transaction
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
 PERSONAL_SLUG = "personal"
@@ -33,7 +33,7 @@ def create_user(username: str, password: str, *, role: str = "member", display_n
     if not password:
         raise InvalidInput("the password must not be empty")
     pw_hash = hash_password(password, **({"n": scrypt_n} if scrypt_n else {}))
-    with database.atomic():
+    with write_transaction():
         if User.get_or_none(User.username == username):
             raise Conflict(f"user {username!r} already exists")
         user = User.create(username=username, password_hash=pw_hash, role=role,

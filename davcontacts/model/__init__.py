@@ -1,6 +1,6 @@
 """peewee models (one module per aggregate) and the database they are bound to."""
 
-from .base import BaseModel, database, utcnow
+from .base import BaseModel, database, utcnow, write_transaction
 from .books import (
     CONTACT_KINDS,
     CONTACT_STATES,
@@ -20,5 +20,5 @@ __all__ = [
     "SCHEMA_VERSION", "AddressBook", "BaseModel", "Change", "Contact", "ContactTag",
     "DeadProperty", "Group", "Lock", "Membership", "Resource", "Revision",
     "SchemaVersion", "Setting", "Tag", "User", "database", "get_secret",
-    "migrate_schema", "open_database", "utcnow",
+    "migrate_schema", "open_database", "utcnow", "write_transaction",
 ]

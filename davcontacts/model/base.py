@@ -22,3 +22,15 @@ class BaseModel(Model):
     class Meta:
         database = database
         legacy_table_names = False
+
+
+def write_transaction():
+    """A transaction for a request or operation that will write. On SQLite it takes
+    the write lock up front (BEGIN IMMEDIATE): a deferred transaction that reads and
+    then writes fails at once with "database is locked" when another writer got in
+    between, instead of waiting busy_timeout. Nested calls become savepoints."""
+    from peewee import SqliteDatabase
+    db = database.obj
+    if isinstance(db, SqliteDatabase):
+        return db.atomic("IMMEDIATE")
+    return db.atomic()

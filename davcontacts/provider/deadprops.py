@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from peewee import fn
 
-from ..model import DeadProperty, database
+from ..model import DeadProperty, write_transaction
 
 
 def _decode(value) -> str:
@@ -42,13 +42,13 @@ class DbPropertyManager:
         DeadProperty.delete().where(DeadProperty.url == norm_url).execute()
 
     def copy_properties(self, src_url, dest_url, environ=None):
-        with database.atomic():
+        with write_transaction():
             DeadProperty.delete().where(DeadProperty.url == dest_url).execute()
             for row in DeadProperty.select().where(DeadProperty.url == src_url):
                 DeadProperty.create(url=dest_url, name=row.name, value=row.value)
 
     def move_properties(self, src_url, dest_url, with_children, environ=None):
-        with database.atomic():
+        with write_transaction():
             DeadProperty.delete().where(DeadProperty.url == dest_url).execute()
             DeadProperty.update(url=dest_url).where(DeadProperty.url == src_url).execute()
             if with_children:

@@ -13,7 +13,7 @@ from wsgidav import util
 from wsgidav.dav_error import DAVError, DAVErrorCondition, PRECONDITION_CODE_LockConflict
 from wsgidav.lock_man.lock_manager import generate_lock_token, normalize_lock_root, validate_lock
 
-from ..model import Lock, database
+from ..model import Lock, database, write_transaction
 
 DEFAULT_TIMEOUT = 604800
 MAX_TIMEOUT = 4 * 604800
@@ -60,11 +60,10 @@ class DbLockStorage:
         return _as_dict(row)
 
     def _serialize(self):
+        """Serialise lock creation across processes (SQLite: write_transaction has
+        already taken the single writer lock)."""
         if isinstance(database.obj, PostgresqlDatabase):
             database.execute_sql("SELECT pg_advisory_xact_lock(7263350002)")
-        else:
-            # Any write takes SQLite's single writer lock for the transaction.
-            Lock.update(expire=Lock.expire).where(Lock.id == 0).execute()
 
     def create(self, path: str, lock: dict) -> dict:
         path = normalize_lock_root(path)
@@ -74,7 +73,7 @@ class DbLockStorage:
         lock.update(root=path, timeout=timeout, expire=time.time() + timeout)
         validate_lock(lock)
         owner = lock.get("owner") or b""
-        with database.atomic():
+        with write_transaction():
             self._serialize()
             conflicts = self._conflicts(path, lock["scope"], lock["depth"])
             if conflicts:

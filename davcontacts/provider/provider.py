@@ -13,7 +13,7 @@ from wsgidav.dav_provider import DAVProvider
 from ..acl import policy
 from ..contacts import cards as card_ops
 from ..contacts import files as file_ops
-from ..model import database
+from ..model import write_transaction
 from .base import CONTEXT_KEY, context
 from .books import Book, Card
 from .files import plain_resource
@@ -43,7 +43,7 @@ class ContactsProvider(DAVProvider):
     def custom_request_handler(self, environ, start_response, default_handler):
         """Writes run in one transaction (PROPPATCH is not atomic in WsgiDAV)."""
         if environ["REQUEST_METHOD"] in WRITE_METHODS:
-            with database.atomic():
+            with write_transaction():
                 return list(default_handler(environ, start_response))
         return default_handler(environ, start_response)
 
