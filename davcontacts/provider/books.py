@@ -68,13 +68,22 @@ def _supported_report_set(res):
     return xmlns.supported_report_set(report_names_for(res))
 
 
+@live_property(xmlns.card("supported-collation-set"))
+def _supported_collations(res):
+    from .reports.query import COLLATIONS
+    el = xmlns.element(xmlns.card("supported-collation-set"))
+    for name in COLLATIONS:
+        xmlns.etree.SubElement(el, xmlns.card("supported-collation")).text = name
+    return el
+
+
 class Book(LivePropertiesMixin, DAVCollection):
     """`/addressbooks/<user>/<segment>/`: one address book as this user sees it."""
 
     RESOURCETYPE = (xmlns.dav("collection"), xmlns.card("addressbook"))
     LIVE_PROPERTIES = (xmlns.ADDRESSBOOK_DESCRIPTION, xmlns.SUPPORTED_ADDRESS_DATA,
                        xmlns.MAX_RESOURCE_SIZE, xmlns.GETCTAG, xmlns.SYNC_TOKEN,
-                       xmlns.SUPPORTED_REPORT_SET)
+                       xmlns.SUPPORTED_REPORT_SET, xmlns.card("supported-collation-set"))
 
     def __init__(self, path: str, environ: dict, vb: VisibleBook):
         super().__init__(path, environ)

@@ -89,3 +89,10 @@ def test_other_users_principal_and_home_are_invisible(server, user, dav):
         assert r.status in (403, 404), path
         # The error may echo the requested path, never anything stored there.
         assert "contacts" not in r.text and "<D:href" not in r.text
+
+
+def test_book_lists_supported_collations(dav, user):
+    book = f"/dav/addressbooks/{user}/personal/"
+    r = dav.propfind(book, ["C:supported-collation-set"])
+    names = [e.text for e in r.prop(book, "C:supported-collation-set")]
+    assert sorted(names) == ["i;ascii-casemap", "i;octet", "i;unicode-casemap"]
