@@ -113,9 +113,11 @@ SCHEMA: tuple[Option, ...] = (
     Option("dav", "max_resource_size", int, _MiB,
            "Largest vCard accepted, in bytes; advertised as CARDDAV:max-resource-size "
            "(RFC 6352 §6.2.3).", _between(1), kind="size"),
-    Option("dav", "default_vcard_version", str, "3.0",
-           "vCard version served when a client does not ask for one (RFC 6352 §6.3.2.1).",
-           choices=("3.0", "4.0")),
+    Option("dav", "default_vcard_version", str, "stored",
+           "vCard version served when a client asks for none: 'stored' serves each card "
+           "as its client wrote it (Apple clients, which reject 4.0, still get 3.0); "
+           "'3.0' or '4.0' converts every card that is stored in the other version.",
+           choices=("stored", "3.0", "4.0")),
     Option("auth", "credential_cache_seconds", int, 300,
            "Seconds a verified password stays cached, sparing the scrypt cost on every "
            "request; 0 disables the cache.", _between(0)),

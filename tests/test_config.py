@@ -51,7 +51,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert cfg.storage.data_dir == str(tmp_path / ".local" / "share" / "davcontacts")
     assert cfg.dav.realm == "davcontacts"
     assert cfg.dav.max_resource_size == 1048576
-    assert cfg.dav.default_vcard_version == "3.0"
+    assert cfg.dav.default_vcard_version == "stored"
     assert (cfg.auth.credential_cache_seconds, cfg.auth.scrypt_n) == (300, 16384)
     assert (cfg.logging.level, cfg.logging.file) == ("info", "")
 

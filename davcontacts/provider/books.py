@@ -19,6 +19,13 @@ from ..model import Contact
 from . import xmlns
 from .base import BoundedSink, LivePropertiesMixin, domain_call, live_property, timestamp
 from .errors import to_dav_error
+from .variants import (
+    accept_version,
+    etag_matching_request,
+    served_version,
+    variant_etag,
+    variant_text,
+)
 
 VCARD_TYPES = ("text/vcard", "text/x-vcard", "text/directory")
 CARD_CONTENT_TYPE = "text/vcard; charset=utf-8"
@@ -184,14 +191,33 @@ class Card(LivePropertiesMixin, DAVNonCollection):
     def card_name(self) -> str:
         return self.path.rsplit("/", 1)[1]
 
+    @property
+    def served(self) -> str:
+        """The vCard version this request gets (variants.py)."""
+        asked = accept_version(self.environ) if self.environ.get("REQUEST_METHOD") in (
+            "GET", "HEAD") else None
+        return served_version(self.row.version, self.environ,
+                              self.ctx.settings.default_vcard_version, asked)
+
     def get_content_length(self):
-        return self.row.size if self.row else 0
+        if not self.row:
+            return 0
+        return self.row.size if self.served == self.row.version else len(self.card_bytes())
 
     def get_content_type(self):
         return CARD_CONTENT_TYPE
 
     def get_etag(self):
-        return self.row.etag if self.row else None
+        if not self.row:
+            return None
+        if self.environ.get("REQUEST_METHOD") not in ("GET", "HEAD", "PROPFIND", "REPORT"):
+            variant = etag_matching_request(self.row.etag, self.environ)
+            if variant:
+                return variant
+        return variant_etag(self.row.etag, self.row.version, self.served)
+
+    def finalize_headers(self, environ, response_headers):
+        response_headers.append(("Vary", "Accept, User-Agent"))
 
     def support_etag(self):
         return True
@@ -206,9 +232,13 @@ class Card(LivePropertiesMixin, DAVNonCollection):
         return None
 
     def card_bytes(self) -> bytes:
-        text = self.row.vcard if "vcard" in self.row.__data__ else (
-            Contact.select(Contact.vcard).where(Contact.id == self.row.id).scalar())
-        return text.encode("utf-8")
+        """The card as served: the stored text, or its conversion (cached)."""
+        cached = getattr(self, "_bytes", None)
+        if cached is None:
+            text = self.row.vcard if "vcard" in self.row.__data__ else (
+                Contact.select(Contact.vcard).where(Contact.id == self.row.id).scalar())
+            cached = self._bytes = variant_text(text, self.row.version, self.served).encode()
+        return cached
 
     def get_content(self):
         return io.BytesIO(self.card_bytes())
@@ -239,6 +269,7 @@ class Card(LivePropertiesMixin, DAVNonCollection):
                 must_not_exist=must_not_exist,
                 conflict_href=self._holder_href(self.path.rsplit("/", 1)[0]))
             self.row = result.contact
+            self._bytes = None
             self.ctx.invalidate()
 
         return BoundedSink(self.ctx.settings.max_resource_size, store, card=True)

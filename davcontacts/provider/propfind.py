@@ -15,6 +15,7 @@ from . import xmlns
 from .base import context
 from .books import CARD_CONTENT_TYPE, LIST_COLUMNS, Book, Card
 from .multistatus import Multistatus, empty_element, text_element, value_xml
+from .variants import served_version
 
 # Card properties answered from the row alone.
 ROW_PROPERTIES = {
@@ -50,8 +51,11 @@ def _card_response(book: Book, row: Contact, names: list[str], environ: dict, ou
                    href: str) -> None:
     found, missing = [], []
     slow = []
+    # A converted variant (variants.py) has its own ETag and length: the resource knows.
+    converted = served_version(row.version, environ,
+                               context(environ).settings.default_vcard_version) != row.version
     for name in names:
-        fast = ROW_PROPERTIES.get(name)
+        fast = None if converted else ROW_PROPERTIES.get(name)
         if fast is not None:
             found.append((name, text_element(name, fast(row))))
         elif name == xmlns.RESOURCETYPE:

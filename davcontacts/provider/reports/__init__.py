@@ -13,8 +13,10 @@ from wsgidav.dav_error import DAVError
 from ...model import Contact
 from ...vcard.select import select_properties
 from .. import xmlns
+from ..base import context
 from ..books import CARD_CONTENT_TYPE, Book, Card
 from ..multistatus import empty_element, text_element, value_xml
+from ..variants import served_version, variant_etag, variant_text
 
 
 @dataclass(frozen=True)
@@ -89,18 +91,25 @@ def address_data(text: str, request: etree._Element) -> str:
 
 def render_card_props(book: Book, row: Contact, props: list[etree._Element],
                       environ: dict) -> tuple[list[tuple[str, str]], list[str]]:
-    """(found, missing) for a card row; the usual properties come from the row."""
+    """(found, missing) for a card row; the usual properties come from the row. The
+    version named by address-data (or the server's rule, variants.py) decides which
+    variant, and so which ETag, the client gets."""
     found: list[tuple[str, str]] = []
     missing: list[str] = []
     card = None
+    asked = next((el.get("version") for el in props if el.tag == xmlns.card("address-data")),
+                 None)
+    served = served_version(row.version, environ,
+                            context(environ).settings.default_vcard_version, asked)
     for el in props:
         name = el.tag
         if name == xmlns.GETETAG:
-            found.append((name, text_element(name, f'"{row.etag}"')))
+            found.append((name, text_element(name, f'"{variant_etag(row.etag, row.version, served)}"')))
         elif name == xmlns.GETCONTENTTYPE:
             found.append((name, text_element(name, CARD_CONTENT_TYPE)))
         elif name == xmlns.card("address-data"):
-            found.append((name, text_element(name, address_data(row.vcard, el))))
+            text = variant_text(row.vcard, row.version, served)
+            found.append((name, text_element(name, address_data(text, el))))
         elif name == xmlns.RESOURCETYPE:
             found.append((name, empty_element(name)))
         else:
