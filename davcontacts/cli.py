@@ -13,6 +13,9 @@ import sys
 from .config import Config, ConfigError, load_config
 from .errors import DomainError
 from .model import ROLES, User, open_database
+from .model.db import StorageError
+
+PASSWORD_ENV = "DAVCONTACTS_PASSWORD"
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -82,21 +85,33 @@ def _open(config: Config):
 
 
 def _password(prompt_for: str) -> str:
-    password = os.environ.get("DAVCONTACTS_PASSWORD")
-    if password:
+    """DAVCONTACTS_PASSWORD when set (even empty: then it is refused, not prompted
+    for), else asked twice on the terminal."""
+    password = os.environ.get(PASSWORD_ENV)
+    if password is not None:
         return password
     if not sys.stdin.isatty():
-        raise DomainError("no password: set DAVCONTACTS_PASSWORD or run in a terminal")
-    first = getpass.getpass(f"Password for {prompt_for}: ")
-    if first != getpass.getpass("Repeat: "):
+        raise DomainError(f"no password: set {PASSWORD_ENV} or run in a terminal")
+    try:
+        first = getpass.getpass(f"Password for {prompt_for}: ")
+        again = getpass.getpass("Repeat: ")
+    except EOFError:
+        raise DomainError("no password given") from None
+    if first != again:
         raise DomainError("the passwords differ")
     return first
 
 
 def _setup_logging(config: Config) -> None:
-    handler = (logging.FileHandler(config.logging.file) if config.logging.file
-               else logging.StreamHandler())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    try:
+        handler = (logging.FileHandler(config.logging.file) if config.logging.file
+                   else logging.StreamHandler())
+    except OSError as exc:
+        raise ConfigError(f"logging.file: cannot open {config.logging.file}: "
+                          f"{exc.strerror}") from None
+    # The pid tells the processes of `serve --workers N` apart.
+    handler.setFormatter(logging.Formatter(
+        "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(config.logging.level.upper())
@@ -173,6 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"davcontacts: configuration error: {exc}", file=sys.stderr)
         return 2
+    except StorageError as exc:
+        print(f"davcontacts: {exc}", file=sys.stderr)
+        return 1
     except DomainError as exc:
         print(f"davcontacts: {exc.reason}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130

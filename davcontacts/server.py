@@ -3,19 +3,24 @@ processes sharing the port through SO_REUSEPORT (all state lives in the database
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
+import resource
 import signal
 import sys
+import threading
 
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from .app import make_app
 from .config import Config
-from .model import User, database, open_database
+from .model import User, open_database
+from .model.db import close_connections
 
 log = logging.getLogger(__name__)
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def build_server(config: Config, *, reuse_port: bool = False) -> wsgi.Server:
@@ -24,9 +29,26 @@ def build_server(config: Config, *, reuse_port: bool = False) -> wsgi.Server:
                          server_name="davcontacts", reuse_port=reuse_port)
     server.max_request_body_size = config.server.max_request_body
     server.max_request_header_size = 64 * 1024
+    server.keep_alive_conn_limit = keep_alive_limit()
+    server.error_log = _cheroot_log
     if config.server.tls_cert:
         server.ssl_adapter = BuiltinSSLAdapter(config.server.tls_cert, config.server.tls_key)
     return server
+
+
+def keep_alive_limit() -> int:
+    """Idle keep-alive connections one process holds open. cheroot's default, 10,
+    answers every request of an eleventh concurrent client with Connection: close;
+    an idle connection costs a file descriptor (no thread), so allow half of them."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 10000
+    return max(10, min(10000, soft // 2))
+
+
+def _cheroot_log(msg: str = "", level: int = logging.INFO, traceback: bool = False) -> None:
+    """cheroot's error log (bind failures, errors, shutdown) into ours, not raw stderr."""
+    logging.getLogger("cheroot").log(level, msg, exc_info=traceback)
 
 
 def first_start_hint(config: Config) -> str | None:
@@ -45,48 +67,117 @@ def serve(config: Config) -> int:
         hint = first_start_hint(config)
     if hint:
         print(hint, file=sys.stderr)
-    scheme = "https" if config.server.tls_cert else "http"
-    log.info("davcontacts listening on %s://%s:%d/ (%d worker(s), %d threads each)", scheme,
-             config.server.host, config.server.port, config.server.workers, config.server.threads)
     if config.server.workers <= 1:
         return _run(build_server(config))
-    db.close()
+    close_connections(db)  # no connection may be shared with the children
     return _prefork(config)
 
 
 def _run(server: wsgi.Server) -> int:
-    def stop(signum, frame):
+    """Serve until SIGTERM or SIGINT, then finish the requests in flight and return.
+
+    The handler only sets an event; a thread waiting for it calls server.stop(). The
+    handler may neither call stop() itself (stop() waits for the serve loop, which runs
+    in this very thread) nor raise into the loop (an exception landing inside a Queue's
+    notify loses a wake-up, and a worker thread then never sees its shutdown request).
+    """
+    stop_requested = threading.Event()
+
+    def stop_when_requested() -> None:
+        stop_requested.wait()
+        log.info("stopping: finishing the requests in flight")
         server.stop()
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+
+    stopper = threading.Thread(target=stop_when_requested, name="davcontacts-stop")
+    for sig in _SIGNALS:
+        signal.signal(sig, lambda signum, frame: stop_requested.set())
+    # A stop before prepare() has marked the server ready would be a no-op, and serve()
+    # would then run on: signals wait until then. (The threads started meanwhile keep
+    # them blocked, so they reach the main thread and its handlers.)
+    signal.pthread_sigmask(signal.SIG_BLOCK, set(_SIGNALS))
     try:
-        server.safe_start()
+        server.prepare()
+        stopper.start()
+    except OSError as exc:  # the port is taken, the address is not ours, …
+        log.error("cannot listen on %s:%s: %s", *server.bind_addr[:2], exc)
+        return 1
     finally:
-        server.stop()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, set(_SIGNALS))
+    host, port = server.bind_addr[:2]
+    log.info("davcontacts listening on %s://%s:%d/ (%d threads)",
+             "https" if server.ssl_adapter else "http", host, port, server.requests.min)
+    try:
+        server.serve()
+    finally:
+        stop_requested.set()
+        stopper.join()
     return 0
 
 
 def _prefork(config: Config) -> int:
+    """Fork `workers` processes, each with its own socket on the port (SO_REUSEPORT:
+    the kernel spreads connections); forward SIGTERM/SIGINT to them and wait."""
     children: list[int] = []
-    for _ in range(config.server.workers):
-        pid = os.fork()
-        if pid == 0:
-            database.obj.close() if not database.obj.is_closed() else None
-            open_database(config.storage.database_url, migrate=False)
-            code = _run(build_server(config, reuse_port=True))
-            os._exit(code)
-        children.append(pid)
+    parent = os.getpid()
+    # Signals wait until each side has its own handlers: a child must not run the
+    # parent's forwarding handler, and the parent must not die between two forks.
+    signal.pthread_sigmask(signal.SIG_BLOCK, set(_SIGNALS))
+    try:
+        for _ in range(config.server.workers):
+            pid = os.fork()
+            if pid == 0:
+                _worker(config, parent)  # never returns
+            children.append(pid)
 
-    def forward(signum, frame):
-        for child in children:
-            try:
-                os.kill(child, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
+        def forward(signum, frame):
+            for child in children:
+                try:
+                    os.kill(child, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+
+        signal.signal(signal.SIGTERM, forward)
+        signal.signal(signal.SIGINT, forward)
+        log.info("started %d worker processes: %s", len(children),
+                 " ".join(map(str, children)))
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, set(_SIGNALS))
     status = 0
     for child in children:
         _, code = os.waitpid(child, 0)
         status = status or os.waitstatus_to_exitcode(code)
     return status
+
+
+def _worker(config: Config, parent: int) -> None:
+    """A forked worker: its own database connections and server, then os._exit (the
+    parent's cleanup must not run twice)."""
+    code = 1
+    try:
+        for signum in _SIGNALS:
+            signal.signal(signum, signal.SIG_DFL)
+        _die_with_parent(parent)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, set(_SIGNALS))
+        open_database(config.storage.database_url, migrate=False)
+        code = _run(build_server(config, reuse_port=True))
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        log.exception("worker %d failed", os.getpid())
+    finally:
+        logging.shutdown()
+        os._exit(code)
+
+
+def _die_with_parent(parent: int) -> None:
+    """On Linux, have the kernel stop this worker if the parent is killed outright
+    (SIGKILL), so no orphan keeps serving the port."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it died before prctl
+        os.kill(os.getpid(), signal.SIGTERM)

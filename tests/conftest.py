@@ -87,6 +87,9 @@ def make_backend(name: str, tmp: Path) -> Iterator[Backend]:
     try:
         yield Backend("postgresql", url)
     finally:
+        db = model_db._bound.pop(url, None)
+        if db is not None:
+            db.close_all()  # a pool keeps its connections open until the process ends
         _pg_drop(base, schema)
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from urllib.parse import parse_qsl, unquote, urlparse
 
-from peewee import Database, PostgresqlDatabase, SqliteDatabase
-from playhouse.pool import PooledPostgresqlDatabase
+from peewee import Database, OperationalError, PostgresqlDatabase, SqliteDatabase
+from playhouse.pool import PooledDatabase, PooledPostgresqlDatabase
 
 from .base import database
 from .books import AddressBook, Change, Contact, ContactTag, Revision, Tag
@@ -36,6 +37,15 @@ MIGRATIONS: list[Migration] = [
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
+
+class StorageError(Exception):
+    """The database cannot be opened or used by this release; the message says why."""
+
+
+class SchemaTooNew(StorageError):
+    """The database was migrated by a newer release than this one."""
+
+
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
     "foreign_keys": 1,
@@ -46,14 +56,19 @@ SQLITE_PRAGMAS = {
 
 
 def make_database(url: str) -> Database:
-    """Build (not connect) the peewee database a URL names."""
+    """Build (not connect) the peewee database a URL names.
+
+    SQLite follows the SQLAlchemy/playhouse.db_url convention: sqlite:///rel.db is
+    relative to the working directory, sqlite:////abs/path.db absolute, and
+    sqlite:///:memory: (or plain sqlite://) an in-memory database. PostgreSQL query
+    parameters (sslmode, options=-csearch_path=…) are passed to libpq as they are.
+    """
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
-        path = unquote(parsed.path)
-        if url.startswith("sqlite:////"):
-            path = "/" + path.lstrip("/")
-        elif path.startswith("/") and not url.startswith("sqlite:///"):
-            path = path[1:]
+        if parsed.netloc not in ("", "localhost"):
+            raise ValueError(f"invalid SQLite URL {url!r}: write sqlite:///relative/path "
+                             "or sqlite:////absolute/path")
+        path = unquote(parsed.path)[1:]  # the slash after the (empty) host
         if path and path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         return SqliteDatabase(path or ":memory:", pragmas=SQLITE_PRAGMAS, timeout=10)
@@ -66,22 +81,40 @@ def make_database(url: str) -> Database:
             "port": parsed.port,
         }
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
-        # libpq parameters (sslmode, options=-csearch_path=…) pass through.
         kwargs.update(parse_qsl(parsed.query))
-        return PooledPostgresqlDatabase(
-            max_connections=64, stale_timeout=300, timeout=30, autorollback=True, **kwargs
-        )
+        return PooledPostgresqlDatabase(max_connections=64, stale_timeout=300, timeout=30,
+                                        **kwargs)
     raise ValueError(f"unsupported database URL scheme {parsed.scheme!r}")
 
 
 def open_database(url: str, *, migrate: bool = True) -> Database:
-    """Bind the model to the database at `url` and, by default, migrate it."""
-    db = make_database(url)
+    """Bind the model to the database at `url` and, by default, migrate it.
+
+    Raises StorageError when the URL is unusable, the database cannot be reached, or
+    its schema is newer than this release."""
+    try:
+        db = make_database(url)
+    except ValueError as exc:
+        raise StorageError(str(exc)) from None
     database.initialize(db)
     if migrate:
-        with db.connection_context():
-            migrate_schema(db)
+        try:
+            with db.connection_context():
+                migrate_schema(db)
+        except OperationalError as exc:
+            # libpq's message names host and port, never the password: no URL here.
+            where = f" {db.database}" if isinstance(db, SqliteDatabase) else ""
+            raise StorageError(f"cannot open the database{where}: {str(exc).strip()}"
+                               ) from None
     return db
+
+
+def close_connections(db: Database) -> None:
+    """Close this process's connections, the pooled ones too (before a fork)."""
+    if isinstance(db, PooledDatabase):
+        db.close_all()
+    elif not db.is_closed():
+        db.close()
 
 
 def _has_table(db: Database, name: str) -> bool:
@@ -99,15 +132,14 @@ def current_version(db: Database) -> int:
 
 def migrate_schema(db: Database) -> int:
     """Create or upgrade the schema; idempotent. Returns the version now in force."""
-    with db.atomic():
-        _take_migration_lock(db)
+    with _migration_transaction(db):
         version = current_version(db)
         if version == 0:
             db.create_tables(ALL_MODELS)
             SchemaVersion.create(version=SCHEMA_VERSION, description="created")
             log.info("created database schema version %d", SCHEMA_VERSION)
         elif version > SCHEMA_VERSION:
-            raise RuntimeError(
+            raise SchemaTooNew(
                 f"the database has schema version {version}, newer than this release "
                 f"understands ({SCHEMA_VERSION}); upgrade davcontacts"
             )
@@ -120,12 +152,18 @@ def migrate_schema(db: Database) -> int:
     return SCHEMA_VERSION
 
 
-def _take_migration_lock(db: Database) -> None:
-    if isinstance(db, PostgresqlDatabase):
-        db.execute_sql("SELECT pg_advisory_xact_lock(7263350001)")
-    elif isinstance(db, SqliteDatabase):
-        # Turn the deferred transaction into a write transaction at once.
-        db.execute_sql("CREATE TABLE IF NOT EXISTS _migration_lock (x INTEGER)")
+@contextmanager
+def _migration_transaction(db: Database) -> Iterator[None]:
+    """A transaction one process at a time may hold, so that concurrent start-ups
+    (several workers, several machines) migrate once and wait for each other."""
+    if isinstance(db, SqliteDatabase):
+        with db.atomic("IMMEDIATE"):  # the write lock from BEGIN on, not at first write
+            yield
+        return
+    with db.atomic():
+        if isinstance(db, PostgresqlDatabase):
+            db.execute_sql("SELECT pg_advisory_xact_lock(7263350001)")
+        yield
 
 
 def _ensure_secret(db: Database) -> None:

@@ -99,6 +99,15 @@ class CardRequestServer(RequestServer):
         self._safe_body(environ)
         return super().do_LOCK(environ, start_response)
 
+    def do_DELETE(self, environ, start_response):
+        # WsgiDAV 4.4 checks only the parent's locks (depth 0) before handle_delete(),
+        # so a locked member was deleted without its token. RFC 4918 §9.6.1: 423, also
+        # for a collection with a locked member (hence infinity).
+        res = self._davProvider.get_resource_inst(environ["PATH_INFO"], environ)
+        if res is not None:
+            self._check_write_permission(res, "infinity", environ)
+        return super().do_DELETE(environ, start_response)
+
     def do_REPORT(self, environ, start_response):
         from .reports import run_report
         res = self._davProvider.get_resource_inst(environ["PATH_INFO"], environ)

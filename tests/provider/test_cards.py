@@ -610,3 +610,20 @@ def test_propfind_depth_infinity_is_403_finite_depth(dav, user):
     r = dav.propfind(home, ["D:displayname"], depth="infinity")
     assert r.status == 403
     assert r.condition() == "{DAV:}propfind-finite-depth"
+
+
+def test_locked_card_is_not_deleted_without_its_token(server, dav, user):
+    """WsgiDAV checks only the parent's locks on DELETE; we check the target's too."""
+    path = f"/dav/addressbooks/{user}/personal/locked.vcf"
+    assert dav.put_card(path, make_card("locked", "Locked Person")).status == 201
+    lock = dav.request("LOCK", path, '<D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/>'
+                       '</D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>',
+                       {"Content-Type": "application/xml", "Timeout": "Second-60"})
+    assert lock.status == 200
+    token = lock.header("Lock-Token").strip("<>")
+    other = server.client(user)
+    assert other.request("DELETE", path).status == 423
+    assert other.request("DELETE", f"/dav/addressbooks/{user}/personal/").status in (403, 423)
+    assert other.request("GET", path).status == 200
+    assert other.request("DELETE", path, headers={"If": f"(<{token}>)"}).status == 204
+    assert other.request("GET", path).status == 404

@@ -1,0 +1,236 @@
+"""davcontacts.model.db: database URLs, schema migrations and the shared secret.
+
+Migration tests run on SQLite and, when DAVCONTACTS_TEST_PG is set, on a private
+PostgreSQL schema.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from peewee import SqliteDatabase
+from playhouse.pool import PooledPostgresqlDatabase
+
+from davcontacts.model import SCHEMA_VERSION, SchemaVersion, Setting, User, database, get_secret
+from davcontacts.model import db as dbmod
+from davcontacts.model.db import (
+    SchemaTooNew,
+    StorageError,
+    close_connections,
+    make_database,
+    migrate_schema,
+    open_database,
+)
+from tests.conftest import REPO, make_backend
+
+# URL parsing (no connection is made) ------------------------------------------------------
+
+
+def test_sqlite_relative_path_is_relative_to_the_working_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    db = make_database("sqlite:///sub/dir/contacts.db")
+    assert isinstance(db, SqliteDatabase)
+    assert db.database == "sub/dir/contacts.db"
+    assert (tmp_path / "sub" / "dir").is_dir()  # created so the first connect succeeds
+
+
+def test_sqlite_absolute_path(tmp_path: Path) -> None:
+    db = make_database(f"sqlite:///{tmp_path}/abs/contacts.db")  # four slashes in all
+    assert db.database == f"{tmp_path}/abs/contacts.db"
+    assert (tmp_path / "abs").is_dir()
+
+
+def test_sqlite_path_is_percent_decoded(tmp_path: Path) -> None:
+    db = make_database(f"sqlite:///{tmp_path}/my%20contacts.db")
+    assert db.database == f"{tmp_path}/my contacts.db"
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_sqlite_in_memory(url: str) -> None:
+    assert make_database(url).database == ":memory:"
+
+
+def test_sqlite_pragmas(tmp_path: Path) -> None:
+    db = make_database(f"sqlite:///{tmp_path}/p.db")
+    with db.connection_context():
+        assert db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert db.execute_sql("PRAGMA busy_timeout").fetchone()[0] == 10000
+
+
+def test_sqlite_url_with_a_host_is_refused() -> None:
+    """sqlite://contacts.db would otherwise silently be an in-memory database."""
+    with pytest.raises(ValueError, match="sqlite:///relative/path"):
+        make_database("sqlite://contacts.db")
+
+
+def test_postgresql_url_with_options() -> None:
+    db = make_database("postgresql://bob:p%40ss%2Fw@db.example.org:6543/contacts"
+                       "?sslmode=require&options=-csearch_path%3Ddav")
+    assert isinstance(db, PooledPostgresqlDatabase)
+    assert db.database == "contacts"
+    assert db.connect_params == {
+        "user": "bob", "password": "p@ss/w", "host": "db.example.org", "port": 6543,
+        "sslmode": "require", "options": "-csearch_path=dav",
+    }
+    assert db.is_closed()
+
+
+def test_postgres_alias_and_defaults() -> None:
+    db = make_database("postgres://")
+    assert isinstance(db, PooledPostgresqlDatabase)
+    assert db.database == "postgres"
+    assert db.connect_params == {}  # libpq defaults: local socket, current user
+
+
+def test_unsupported_scheme() -> None:
+    with pytest.raises(ValueError, match="mysql"):
+        make_database("mysql://localhost/contacts")
+    with pytest.raises(StorageError, match="mysql"):
+        open_database("mysql://localhost/contacts")
+
+
+def test_unreachable_database_is_a_storage_error_without_the_password() -> None:
+    with pytest.raises(StorageError) as info:
+        open_database("postgresql://bob:hunter2@127.0.0.1:1/contacts")
+    assert "hunter2" not in str(info.value)
+    assert str(info.value).startswith("cannot open the database: ")
+    assert '"127.0.0.1", port 1 failed' in str(info.value)
+
+
+def test_unopenable_sqlite_file_is_a_storage_error(tmp_path: Path) -> None:
+    (tmp_path / "a-directory.db").mkdir()
+    with pytest.raises(StorageError, match=f"cannot open the database {tmp_path}/a-directory.db"):
+        open_database(f"sqlite:///{tmp_path}/a-directory.db")
+
+
+# Migrations, on every backend ----------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """An empty database on each backend. Every database object the test makes is
+    closed afterwards (a PostgreSQL pool keeps its connections open otherwise)."""
+    made = []
+
+    def recording(url: str):
+        made.append(real(url))
+        return made[-1]
+
+    real = dbmod.make_database
+    monkeypatch.setattr(dbmod, "make_database", recording)
+    for backend in make_backend(request.param, tmp_path):
+        try:
+            yield backend.url
+        finally:
+            for db in made:
+                close_connections(db)
+
+
+def versions() -> list[int]:
+    return [row.version for row in SchemaVersion.select().order_by(SchemaVersion.version)]
+
+
+def test_fresh_database_is_stamped_with_the_current_version(url: str) -> None:
+    db = open_database(url)
+    with db.connection_context():
+        assert versions() == [SCHEMA_VERSION]
+        assert dbmod.current_version(db) == SCHEMA_VERSION
+        for model in dbmod.ALL_MODELS:
+            assert dbmod._has_table(db, model._meta.table_name), model.__name__
+        assert User.select().count() == 0  # never a default user
+
+
+def test_migrate_is_idempotent(url: str) -> None:
+    db = open_database(url)
+    with db.connection_context():
+        secret = get_secret()
+        assert migrate_schema(db) == SCHEMA_VERSION
+        assert migrate_schema(db) == SCHEMA_VERSION
+        assert versions() == [SCHEMA_VERSION]
+        assert Setting.select().count() == 1
+        assert get_secret() == secret
+    db = open_database(url)  # a restart
+    with db.connection_context():
+        assert versions() == [SCHEMA_VERSION]
+
+
+def test_older_database_runs_the_newer_migrations_once(
+        url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A release with one more migration opens a database of this one: the new step
+    runs once, is recorded, and existing rows stay."""
+    from davcontacts.contacts.users import create_user
+
+    db = open_database(url)
+    with db.connection_context():
+        create_user("keeper", "pw", scrypt_n=1024)
+    ran: list[int] = []
+
+    def add_table(db) -> None:
+        ran.append(1)
+        db.execute_sql("CREATE TABLE future_feature (id INTEGER PRIMARY KEY)")
+
+    newer = SCHEMA_VERSION + 1
+    monkeypatch.setattr(dbmod, "MIGRATIONS", [*dbmod.MIGRATIONS, (newer, "future", add_table)])
+    monkeypatch.setattr(dbmod, "SCHEMA_VERSION", newer)
+    db = open_database(url)
+    with db.connection_context():
+        assert ran == [1]
+        assert versions() == [SCHEMA_VERSION, newer]
+        assert dbmod._has_table(db, "future_feature")
+        assert User.get(User.username == "keeper").active
+        migrate_schema(db)
+        assert ran == [1]
+
+
+def test_newer_database_is_refused(url: str) -> None:
+    db = open_database(url)
+    with db.connection_context():
+        SchemaVersion.create(version=SCHEMA_VERSION + 1, description="from the future")
+        with pytest.raises(SchemaTooNew) as info:
+            migrate_schema(db)
+    message = str(info.value)
+    assert f"schema version {SCHEMA_VERSION + 1}" in message
+    assert f"({SCHEMA_VERSION})" in message and "upgrade davcontacts" in message
+    with pytest.raises(StorageError, match="newer than this release"):
+        open_database(url)
+
+
+def test_secret_is_created_once_and_shared(url: str) -> None:
+    """Every process of one installation reads the same secret (credential cache keys,
+    admin sessions): it lives in the database, created by the first migration."""
+    db = open_database(url)
+    with db.connection_context():
+        first = get_secret()
+    assert len(first) == 32
+    other = dbmod.make_database(url)  # another process: its own connection
+    with other.connection_context():
+        rows = other.execute_sql("SELECT value FROM setting WHERE key = 'secret_key'")
+        assert bytes.fromhex(rows.fetchone()[0]) == first
+    open_database(url)
+    with database.obj.connection_context():
+        assert get_secret() == first
+
+
+def test_concurrent_start_ups_migrate_once(url: str, tmp_path: Path) -> None:
+    """Several processes starting on an empty database (workers, machines) wait for
+    each other: one schema, one version row, one secret."""
+    env = dict(os.environ, DAVCONTACTS_DATABASE_URL=url)
+    env.pop("DAVCONTACTS_CONFIG", None)
+    argv = [sys.executable, "-m", "davcontacts", "init", "--data-dir", str(tmp_path)]
+    procs = [subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert f"schema version {SCHEMA_VERSION}" in out
+    db = open_database(url, migrate=False)
+    with db.connection_context():
+        assert versions() == [SCHEMA_VERSION]
+        assert Setting.select().count() == 1
