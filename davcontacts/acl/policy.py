@@ -92,7 +92,8 @@ def visible_books(user: User) -> list[VisibleBook]:
 def find_visible_book(user: User, segment: str) -> VisibleBook | None:
     """The book a user reaches at `segment` of their home, or None."""
     if not is_reserved_segment(segment):
-        b = AddressBook.get_or_none((AddressBook.owner_user == user.id) & (AddressBook.slug == segment))
+        b = AddressBook.get_or_none((AddressBook.owner_user == user.id)
+                                    & (AddressBook.slug == segment))
         return VisibleBook(b, segment, WRITE) if b and user.active else None
     for vb in visible_books(user):
         if vb.segment == segment:

@@ -176,7 +176,8 @@ def move_card(actor: Actor, contact: Contact, dest_book: AddressBook, dest_name:
         # otherwise see the card twice within one book.
         Contact.update(name_key=None, uid_key=None).where(Contact.id == contact.id).execute()
         Contact.update(book=dest_book.id, name=dest_name, name_key=dest_name,
-                       uid_key=contact.uid, updated_at=now).where(Contact.id == contact.id).execute()
+                       uid_key=contact.uid, updated_at=now).where(
+            Contact.id == contact.id).execute()
         Revision.create(contact=contact.id, vcard=contact.vcard, etag=contact.etag,
                         action="move", door=actor.door, author=author, created_at=now)
         record_change(src_book.id, contact.name, removed=True)

@@ -139,7 +139,8 @@ class Home(LivePropertiesMixin, DAVCollection):
         base = self.ctx.home_path
         out = [Book(base + vb.segment + "/", self.environ, vb)
                for vb in policy.visible_books(self.ctx.user)]
-        out += [plain_resource(self.environ, row) for row in file_ops.children(self.ctx.user.id, "")]
+        rows = file_ops.children(self.ctx.user.id, "")
+        out += [plain_resource(self.environ, row) for row in rows]
         return out
 
     def get_member_names(self):

@@ -112,8 +112,10 @@ def parse_card(data: bytes | str, *, max_size: int | None = None) -> ParsedCard:
     ctl = _CONTROL.search(text)
     if ctl:
         line_no = len(_LINE_BREAK.findall(text, 0, ctl.start())) + 1
-        what = "a NUL character" if ctl.group() == "\x00" else f"control character U+{ord(ctl.group()):04X}"
-        raise InvalidCard(f"line {line_no}: the vCard contains {what}, which RFC 6350 does not allow")
+        char = ctl.group()
+        what = "a NUL character" if char == "\x00" else f"control character U+{ord(char):04X}"
+        raise InvalidCard(
+            f"line {line_no}: the vCard contains {what}, which RFC 6350 does not allow")
     phys = _split_lines(text)
     n = len(phys)
     i = _skip_blank(phys, 0)

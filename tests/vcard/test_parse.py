@@ -335,7 +335,8 @@ def test_line_numbers_count_physical_lines() -> None:
 def test_nul_is_rejected() -> None:
     with pytest.raises(InvalidCard) as exc:
         parse_card(card("NOTE:a\x00b"))
-    assert reason(exc) == "line 5: the vCard contains a NUL character, which RFC 6350 does not allow"
+    assert reason(exc) == ("line 5: the vCard contains a NUL character, "
+                           "which RFC 6350 does not allow")
 
 
 # --- VERSION, UID, FN ----------------------------------------------------------------------

@@ -104,7 +104,8 @@ def render_card_props(book: Book, row: Contact, props: list[etree._Element],
     for el in props:
         name = el.tag
         if name == xmlns.GETETAG:
-            found.append((name, text_element(name, f'"{variant_etag(row.etag, row.version, served)}"')))
+            etag = variant_etag(row.etag, row.version, served)
+            found.append((name, text_element(name, f'"{etag}"')))
         elif name == xmlns.GETCONTENTTYPE:
             found.append((name, text_element(name, CARD_CONTENT_TYPE)))
         elif name == xmlns.card("address-data"):
