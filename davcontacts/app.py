@@ -44,7 +44,7 @@ def by_method(dav_app, other_app):
 
 class DatabaseSession:
     """Opens (or reuses) this thread's connection; a pooled PostgreSQL connection goes
-    back to the pool when the response is complete."""
+    back to the pool when the response has been sent, streamed bodies included."""
 
     def __init__(self, app):
         self.app = app
@@ -53,10 +53,38 @@ class DatabaseSession:
         db = database.obj
         db.connect(reuse_if_open=True)
         try:
-            return list(self.app(environ, start_response))
+            body = self.app(environ, start_response)
+        except BaseException:
+            self._release(db)
+            raise
+        if isinstance(body, list):
+            self._release(db)
+            return body
+        return _ClosingBody(body, lambda: self._release(db))
+
+    @staticmethod
+    def _release(db) -> None:
+        if isinstance(db, PooledDatabase) and not db.in_transaction():
+            db.close()
+
+
+class _ClosingBody:
+    """A response body that runs `on_close` when the server closes it (PEP 3333)."""
+
+    def __init__(self, body, on_close):
+        self._body = body
+        self._on_close = on_close
+
+    def __iter__(self):
+        return iter(self._body)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
         finally:
-            if isinstance(db, PooledDatabase) and not db.in_transaction():
-                db.close()
+            self._on_close()
 
 
 class AccessLog:

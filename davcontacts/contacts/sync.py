@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from peewee import fn
 
-from ..model import Change
+from ..model import Change, Contact
 
 _TOKEN_RE = re.compile(r"^urn:x-davcontacts:sync:(\d+):(\d+)$")
 
@@ -19,6 +19,12 @@ _TOKEN_RE = re.compile(r"^urn:x-davcontacts:sync:(\d+):(\d+)$")
 def last_change_id(book_id: int) -> int:
     """The newest change id of a book (0 for a book that never changed)."""
     return Change.select(fn.MAX(Change.id)).where(Change.book == book_id).scalar() or 0
+
+
+def live_count(book_id: int) -> int:
+    """How many live cards a book holds."""
+    return Contact.select().where((Contact.book == book_id)
+                                  & Contact.name_key.is_null(False)).count()
 
 
 def make_token(book_id: int, change_id: int) -> str:

@@ -34,6 +34,22 @@ LIST_COLUMNS = (Contact.id, Contact.book, Contact.name, Contact.uid, Contact.eta
                 Contact.size, Contact.version, Contact.created_at, Contact.updated_at)
 
 
+def live_rows(book_id: int, *columns, batch: int = 500):
+    """A book's live cards in id order, read in keyset pages: memory stays bounded
+    whatever the book's size (psycopg2 would fetch a whole result at once)."""
+    columns = columns or (Contact,)
+    last = 0
+    while True:
+        page = list(Contact.select(*columns)
+                    .where((Contact.book == book_id) & Contact.name_key.is_null(False)
+                           & (Contact.id > last))
+                    .order_by(Contact.id).limit(batch))
+        yield from page
+        if len(page) < batch:
+            return
+        last = page[-1].id
+
+
 def _actor(res) -> Actor:
     return Actor(user=res.ctx.user, door="dav")
 

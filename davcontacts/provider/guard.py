@@ -1,13 +1,29 @@
 """A thin WSGI guard in front of WsgiDAV for its measured defects (WSGIDAV.md §8):
 paths escaping the root (400 with a body), chunked request bodies (buffered up to
 a cap and given a Content-Length, or WsgiDAV reads them as empty and poisons the
-keep-alive connection), and bodies over cheroot's limit (413, not 500)."""
+keep-alive connection), and bodies over cheroot's limit (413, not 500).
+
+It is also the way out for large answers: WsgiDAV closes the connection after any
+2xx without a Content-Length (WSGIDAV.md §7), so a handler that streams puts its
+pieces in a box the guard made, answers WsgiDAV with an empty placeholder, and the
+guard sends the pieces chunked (cheroot's HTTP/1.1 default without Content-Length)."""
 
 from __future__ import annotations
 
 import io
 
 from cheroot.errors import MaxSizeExceeded
+
+STREAM_BOX = "davcontacts.stream"
+_MARK = "X-Davcontacts-Stream"
+
+
+def stream_through_guard(environ, start_response, status: str, pieces) -> list[bytes]:
+    """Called inside WsgiDAV: leave `pieces` for the guard to send."""
+    environ[STREAM_BOX]["pieces"] = pieces
+    start_response(status, [("Content-Type", "application/xml; charset=utf-8"),
+                            ("Content-Length", "0"), (_MARK, "1")])
+    return [b""]
 
 
 def _plain(start_response, status: str, text: str):
@@ -40,11 +56,27 @@ class Guard:
             environ["wsgi.input"] = io.BytesIO(data)
             environ["CONTENT_LENGTH"] = str(len(data))
             environ.pop("HTTP_TRANSFER_ENCODING", None)
+        box: dict = {}
+        environ[STREAM_BOX] = box
+        started: list = []
+
+        def capture(status, headers, exc_info=None):
+            started[:] = [status, headers, exc_info]
+            return lambda data: None  # nobody writes through start_response here
+
         try:
-            return self.app(environ, start_response)
+            body = list(self.app(environ, capture))
         except MaxSizeExceeded:
             return _plain(start_response, "413 Payload Too Large",
                           f"request body larger than {self.max_body} bytes")
+        status, headers, exc_info = started
+        if "pieces" in box:
+            headers = [(k, v) for k, v in headers
+                       if k not in (_MARK, "Content-Length") and k.lower() != "connection"]
+            start_response(status, headers, exc_info)
+            return box["pieces"]
+        start_response(status, headers, exc_info)
+        return body
 
     def _read_chunked(self, stream) -> bytes | None:
         parts, size = [], 0

@@ -70,9 +70,31 @@ def value_xml(name: str, value) -> str:
     return etree.tostring(value, encoding="unicode")
 
 
+# A streamed answer hands its bytes on in pieces of about this size.
+PIECE = 256 * 1024
+
+
 class Multistatus:
+    """Collects <response> elements as bytes. A streaming report yields `drain()`
+    whenever `full` says so, and `finish()` at the end, so its memory does not grow
+    with the book."""
+
     def __init__(self) -> None:
         self._parts: list[bytes] = [OPEN]
+        self._size = len(OPEN)
+
+    def _add(self, data: bytes) -> None:
+        self._parts.append(data)
+        self._size += len(data)
+
+    @property
+    def full(self) -> bool:
+        return self._size >= PIECE
+
+    def drain(self) -> bytes:
+        data = b"".join(self._parts)
+        self._parts, self._size = [], 0
+        return data
 
     def response(self, href: str, found: list[tuple[str, str]], missing: list[str],
                  forbidden: list[str] = ()) -> None:
@@ -87,19 +109,18 @@ class Multistatus:
         if not found and not missing and not forbidden:
             out.append(f"<D:propstat><D:prop/><D:status>{status_line(200)}</D:status></D:propstat>")
         out.append("</D:response>")
-        self._parts.append("".join(out).encode("utf-8"))
+        self._add("".join(out).encode("utf-8"))
 
     def status(self, href: str, code: int, error: str | None = None) -> None:
         """A <response> with only a status (404 for a removed member, 507 for a
         truncated answer), optionally with a DAV:error condition (Clark name)."""
         err = f"<D:error>{empty_element(error)}</D:error>" if error else ""
-        self._parts.append(f"<D:response><D:href>{escape(href)}</D:href>"
-                           f"<D:status>{status_line(code)}</D:status>{err}</D:response>"
-                           .encode())
+        self._add(f"<D:response><D:href>{escape(href)}</D:href>"
+                  f"<D:status>{status_line(code)}</D:status>{err}</D:response>".encode())
 
     def raw(self, xml: str) -> None:
-        self._parts.append(xml.encode("utf-8"))
+        self._add(xml.encode("utf-8"))
 
     def finish(self) -> bytes:
-        self._parts.append(b"</D:multistatus>")
-        return b"".join(self._parts)
+        self._add(b"</D:multistatus>")
+        return self.drain()

@@ -7,13 +7,15 @@ Only named-property requests take this path; allprop and propname go to WsgiDAV.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from lxml import etree
 from wsgidav.dav_error import DAVError
 
 from ..model import Contact
 from . import xmlns
 from .base import context
-from .books import CARD_CONTENT_TYPE, LIST_COLUMNS, Book, Card
+from .books import CARD_CONTENT_TYPE, LIST_COLUMNS, Book, Card, live_rows
 from .multistatus import Multistatus, empty_element, text_element, value_xml
 from .variants import served_version
 
@@ -71,16 +73,15 @@ def _card_response(book: Book, row: Contact, names: list[str], environ: dict, ou
     out.response(href, found, missing, forbidden)
 
 
-def book_depth1(book: Book, names: list[str], environ: dict) -> bytes:
-    """The multistatus of PROPFIND Depth 1 on a book."""
+def book_depth1(book: Book, names: list[str], environ: dict) -> Iterator[bytes]:
+    """The multistatus of PROPFIND Depth 1 on a book, in pieces."""
     ctx = context(environ)
     out = Multistatus()
     found, forbidden, missing = render_resource(book, names)
     out.response(book.get_href(), found, missing, forbidden)
     base = ctx.href(book.path.rstrip("/") + "/")
-    rows = (Contact.select(*LIST_COLUMNS)
-            .where((Contact.book == book.vb.book.id) & Contact.name_key.is_null(False))
-            .order_by(Contact.name))
-    for row in rows.iterator():
+    for row in live_rows(book.vb.book.id, *LIST_COLUMNS):
         _card_response(book, row, names, environ, out, base + xmlns.href_quote(row.name))
-    return out.finish()
+        if out.full:
+            yield out.drain()
+    yield out.finish()

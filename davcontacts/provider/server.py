@@ -7,6 +7,7 @@ MOVE/COPY that creates its destination, and no Depth: infinity PROPFIND."""
 from __future__ import annotations
 
 import io
+from itertools import chain
 
 from lxml import etree
 from wsgidav import util
@@ -18,11 +19,14 @@ from ..contacts import books as book_ops
 from . import xmlns
 from .base import context, domain_call
 from .books import Book
+from .guard import stream_through_guard
 from .propfind import book_depth1, named_props
 from .provider import CREATED_KEY
 from .tree import Home, dav_actor
 
 DAV_HEADER = "1, 2, 3, addressbook, extended-mkcol"
+# Answers up to this size go out with a Content-Length; larger ones are streamed.
+STREAM_THRESHOLD = 1024 * 1024
 MAX_XML_BODY = 4 * 1024 * 1024
 
 
@@ -47,6 +51,26 @@ def is_xml_type(content_type: str) -> bool:
     """True for an XML media type, or none given (clients often omit it)."""
     media = content_type.split(";", 1)[0].strip().lower()
     return media in ("", "application/xml", "text/xml") or media.endswith("+xml")
+
+
+def send_multistatus(environ, start_response, status: str, body) -> list[bytes]:
+    """Send a report or listing. `body` is bytes or an iterator of pieces. A small
+    answer goes out whole with a Content-Length; a large one is handed to the guard,
+    which streams it chunked outside WsgiDAV (guard.py), so memory stays bounded and
+    keep-alive holds either way."""
+    environ["wsgidav.all_input_read"] = 1
+    pieces = iter([body] if isinstance(body, bytes) else body)
+    head: list[bytes] = []
+    size = 0
+    for piece in pieces:
+        head.append(piece)
+        size += len(piece)
+        if size > STREAM_THRESHOLD:
+            return stream_through_guard(environ, start_response, status, chain(head, pieces))
+    payload = b"".join(head)
+    start_response(status, [("Content-Type", "application/xml; charset=utf-8"),
+                            ("Content-Length", str(len(payload)))])
+    return [payload]
 
 
 class CardRequestServer(RequestServer):
@@ -83,12 +107,8 @@ class CardRequestServer(RequestServer):
             names = named_props(root)
             res = self._davProvider.get_resource_inst(environ["PATH_INFO"], environ)
             if names is not None and isinstance(res, Book):
-                environ["wsgidav.all_input_read"] = 1
-                payload = book_depth1(res, names, environ)
-                start_response("207 Multi-Status", [
-                    ("Content-Type", "application/xml; charset=utf-8"),
-                    ("Content-Length", str(len(payload)))])
-                return [payload]
+                return send_multistatus(environ, start_response, "207 Multi-Status",
+                                        book_depth1(res, names, environ))
         return super().do_PROPFIND(environ, start_response)
 
     def do_PROPPATCH(self, environ, start_response):
@@ -115,10 +135,7 @@ class CardRequestServer(RequestServer):
             raise DAVError(404)
         root = parse_body(read_body(environ))
         status, body = run_report(res, root, environ)
-        headers = [("Content-Type", "application/xml; charset=utf-8"),
-                   ("Content-Length", str(len(body)))]
-        start_response(status, headers)
-        return [body]
+        return send_multistatus(environ, start_response, status, body)
 
     def _copy_or_move(self, environ, start_response, is_move):
         def fix_status(status, headers, exc_info=None):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from ...model import Contact
 from .. import xmlns
 from ..base import context
@@ -12,30 +14,34 @@ from . import href_to_path, register, render_card_props, requested_props
 
 @register(xmlns.card("addressbook-multiget"), Book)
 def addressbook_multiget(book: Book, root, environ):
-    ctx = context(environ)
+    """A 404 <response> for each unknown href, and for each href outside this book
+    (RFC 6352 §8.7: hrefs name members of the request's collection)."""
     props = requested_props(root)
     hrefs = [h.text or "" for h in root.iterfind("{DAV:}href")]
     prefix = book.path.rstrip("/") + "/"
-    wanted: dict[str, str] = {}
-    for href in hrefs:
-        path = href_to_path(href, ctx.mount)
-        if path and path.startswith(prefix) and "/" not in path[len(prefix):]:
-            wanted[path[len(prefix):]] = href
-    rows = {}
-    names = list(wanted)
-    for i in range(0, len(names), 500):
-        chunk = names[i:i + 500]
-        for row in Contact.select().where((Contact.book == book.vb.book.id)
-                                          & Contact.name_key.in_(chunk)):
-            rows[row.name] = row
+    return "207 Multi-Status", _responses(book, hrefs, prefix, props, environ)
+
+
+def _responses(book: Book, hrefs: list[str], prefix: str, props, environ) -> Iterator[bytes]:
+    """The answer in pieces: hrefs are looked up 500 at a time, in the client's order."""
+    ctx = context(environ)
     out = Multistatus()
-    for href in hrefs:
-        path = href_to_path(href, ctx.mount)
-        name = path[len(prefix):] if path and path.startswith(prefix) else None
-        row = rows.get(name) if name else None
-        if row is None:
-            out.status(href, 404)
-            continue
-        found, missing = render_card_props(book, row, props, environ)
-        out.response(ctx.href(book.card_path(row.name)), found, missing)
-    return "207 Multi-Status", out.finish()
+    for i in range(0, len(hrefs), 500):
+        page = hrefs[i:i + 500]
+        names = {}
+        for href in page:
+            path = href_to_path(href, ctx.mount)
+            if path and path.startswith(prefix) and "/" not in path[len(prefix):]:
+                names[href] = path[len(prefix):]
+        rows = {row.name: row for row in Contact.select().where(
+            (Contact.book == book.vb.book.id) & Contact.name_key.in_(list(names.values())))} \
+            if names else {}
+        for href in page:
+            row = rows.get(names.get(href))
+            if row is None:
+                out.status(href, 404)
+                continue
+            found, missing = render_card_props(book, row, props, environ)
+            out.response(ctx.href(book.card_path(row.name)), found, missing)
+        yield out.drain()
+    yield out.finish()

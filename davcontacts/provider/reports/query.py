@@ -458,20 +458,27 @@ def rows_by_id(book_id: int, ids: Iterable[int]) -> Iterator[Contact]:
 @register(xmlns.card("addressbook-query"), Book)
 def addressbook_query(book: Book, root, environ):
     """Any Depth (0, 1 or none) queries the book's cards (CLIENTS.md)."""
-    ctx = context(environ)
     flt = parse_filter(root)
     limit = parse_limit(root)
     props = requested_props(root)
+    ids: Iterable[int] = matching_ids(book.vb.book.id, flt)
+    truncated = False
+    if limit is not None:  # one more than asked says whether the rest was cut
+        first = list(islice(ids, limit + 1))
+        ids, truncated = first[:limit], len(first) > limit
+    return "207 Multi-Status", _responses(book, ids, truncated, props, environ)
+
+
+def _responses(book: Book, ids: Iterable[int], truncated: bool, props,
+               environ) -> Iterator[bytes]:
+    """The matching cards, in pieces; a 507 for the collection when truncated."""
+    ctx = context(environ)
     out = Multistatus()
-    with database.atomic():
-        ids: Iterable[int] = matching_ids(book.vb.book.id, flt)
-        truncated = False
-        if limit is not None:  # one more than asked says whether the rest was cut
-            first = list(islice(ids, limit + 1))
-            ids, truncated = first[:limit], len(first) > limit
-        for row in rows_by_id(book.vb.book.id, ids):
-            found, missing = render_card_props(book, row, props, environ)
-            out.response(ctx.href(book.card_path(row.name)), found, missing)
+    for row in rows_by_id(book.vb.book.id, ids):
+        found, missing = render_card_props(book, row, props, environ)
+        out.response(ctx.href(book.card_path(row.name)), found, missing)
+        if out.full:
+            yield out.drain()
     if truncated:
         out.status(ctx.href(book.path), 507, "{DAV:}number-of-matches-within-limits")  # §8.6.1
-    return "207 Multi-Status", out.finish()
+    yield out.finish()

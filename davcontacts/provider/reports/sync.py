@@ -5,20 +5,21 @@ DAV:valid-sync-token: DAVx5 and Apple act on the body, Thunderbird only on a 400
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from wsgidav.dav_error import DAVError
 
-from ...contacts.sync import changes_since, last_change_id, make_token, parse_token
-from ...model import Contact, database
+from ...contacts.sync import changes_since, last_change_id, live_count, make_token, parse_token
+from ...model import Contact
 from .. import xmlns
 from ..base import context
-from ..books import Book
+from ..books import Book, live_rows
 from ..multistatus import Multistatus, text_element
 from . import parse_limit, register, render_card_props, requested_props
 
 
 @register(xmlns.dav("sync-collection"), Book)
 def sync_collection(book: Book, root, environ):
-    ctx = context(environ)
     level = (root.findtext("{DAV:}sync-level") or "1").strip()
     if level not in ("1", "infinite", "infinity"):
         raise DAVError(400, f"unknown sync-level {level!r}")
@@ -26,46 +27,60 @@ def sync_collection(book: Book, root, environ):
     props = requested_props(root)
     limit = parse_limit(root)
     book_id = book.vb.book.id
+    if not token:
+        new_id = last_change_id(book_id)
+        if limit is not None and live_count(book_id) > limit:
+            # A truncated initial listing cannot name a token that continues it
+            # (RFC 6578 §3.6 lets a server refuse the limit instead).
+            raise DAVError(507, err_condition="{DAV:}number-of-matches-within-limits")
+        return "207 Multi-Status", _initial(book, props, environ, make_token(book_id, new_id))
+    since = parse_token(token, book_id)
+    current = last_change_id(book_id)
+    if since is None or since > current:
+        raise DAVError(400, "unknown sync token", err_condition="{DAV:}valid-sync-token")
+    changed = changes_since(book_id, since, limit)
+    new_id = changed[-1].change_id if changed else current
+    truncated = limit is not None and bool(changed) and new_id < current and \
+        bool(changes_since(book_id, new_id, 1))
+    return "207 Multi-Status", _incremental(book, props, environ, changed, truncated,
+                                            make_token(book_id, new_id))
+
+
+def _initial(book: Book, props, environ, token: str) -> Iterator[bytes]:
+    """Every live member, read in pages and sent in pieces."""
+    ctx = context(environ)
     out = Multistatus()
-    with database.atomic():
-        if not token:
-            new_id = last_change_id(book_id)
-            rows = (Contact.select().where((Contact.book == book_id)
-                                           & Contact.name_key.is_null(False))
-                    .order_by(Contact.id))
-            if limit is not None:
-                # A truncated initial listing cannot name a token that continues it
-                # (RFC 6578 §3.6 allows refusing the limit instead).
-                total = rows.count()
-                if total > limit:
-                    raise DAVError(507, err_condition="{DAV:}number-of-matches-within-limits")
-            for row in rows.iterator():
-                found, missing = render_card_props(book, row, props, environ)
-                out.response(ctx.href(book.card_path(row.name)), found, missing)
-        else:
-            since = parse_token(token, book_id)
-            current = last_change_id(book_id)
-            if since is None or since > current:
-                raise DAVError(400, "unknown sync token", err_condition="{DAV:}valid-sync-token")
-            changed = changes_since(book_id, since, limit)
-            new_id = changed[-1].change_id if changed else current
-            truncated = limit is not None and bool(changed) and new_id < current and \
-                bool(changes_since(book_id, new_id, 1))
-            live = [c.name for c in changed if not c.removed]
-            rows = {}
-            for i in range(0, len(live), 500):
-                for row in Contact.select().where((Contact.book == book_id)
-                                                  & Contact.name_key.in_(live[i:i + 500])):
-                    rows[row.name] = row
-            for c in changed:
-                href = ctx.href(book.card_path(c.name))
-                row = rows.get(c.name)
-                if row is None:
-                    out.status(href, 404)
-                    continue
-                found, missing = render_card_props(book, row, props, environ)
-                out.response(href, found, missing)
-            if truncated:
-                out.status(ctx.href(book.path), 507, "{DAV:}number-of-matches-within-limits")
-    out.raw(text_element(xmlns.SYNC_TOKEN, make_token(book_id, new_id)))
-    return "207 Multi-Status", out.finish()
+    for row in live_rows(book.vb.book.id):
+        found, missing = render_card_props(book, row, props, environ)
+        out.response(ctx.href(book.card_path(row.name)), found, missing)
+        if out.full:
+            yield out.drain()
+    out.raw(text_element(xmlns.SYNC_TOKEN, token))
+    yield out.finish()
+
+
+def _incremental(book: Book, props, environ, changed, truncated: bool,
+                 token: str) -> Iterator[bytes]:
+    """The members changed since the token: the live ones with their properties, the
+    removed ones as a bare 404; a 507 for the collection when truncated."""
+    ctx = context(environ)
+    out = Multistatus()
+    book_id = book.vb.book.id
+    for i in range(0, len(changed), 500):
+        page = changed[i:i + 500]
+        live = [c.name for c in page if not c.removed]
+        rows = {row.name: row for row in Contact.select().where(
+            (Contact.book == book_id) & Contact.name_key.in_(live))} if live else {}
+        for c in page:
+            href = ctx.href(book.card_path(c.name))
+            row = rows.get(c.name)
+            if row is None:
+                out.status(href, 404)
+                continue
+            found, missing = render_card_props(book, row, props, environ)
+            out.response(href, found, missing)
+        yield out.drain()
+    if truncated:
+        out.status(ctx.href(book.path), 507, "{DAV:}number-of-matches-within-limits")
+    out.raw(text_element(xmlns.SYNC_TOKEN, token))
+    yield out.finish()
