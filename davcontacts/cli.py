@@ -66,6 +66,32 @@ def build_parser() -> argparse.ArgumentParser:
     _common(delete)
     delete.add_argument("name")
     delete.set_defaults(func=cmd_user_delete)
+
+    group = sub.add_parser("group", help="manage groups and their shared address books")
+    gsub = group.add_subparsers(dest="group_command", required=True)
+    gadd = gsub.add_parser("add", help="create a group and its address book")
+    _common(gadd)
+    gadd.add_argument("name")
+    gadd.add_argument("--display-name", default="")
+    gadd.set_defaults(func=cmd_group_add)
+    gdel = gsub.add_parser("delete", help="delete a group whose book holds no contacts")
+    _common(gdel)
+    gdel.add_argument("name")
+    gdel.set_defaults(func=cmd_group_delete)
+    gmem = gsub.add_parser("add-member", help="add a user (or change their access)")
+    _common(gmem)
+    gmem.add_argument("group")
+    gmem.add_argument("user")
+    gmem.add_argument("--access", choices=("read", "write"), default="write")
+    gmem.set_defaults(func=cmd_group_add_member)
+    grem = gsub.add_parser("remove-member", help="remove a user from a group")
+    _common(grem)
+    grem.add_argument("group")
+    grem.add_argument("user")
+    grem.set_defaults(func=cmd_group_remove_member)
+    glist = gsub.add_parser("list", help="list groups and their members")
+    _common(glist)
+    glist.set_defaults(func=cmd_group_list)
     return parser
 
 
@@ -177,6 +203,47 @@ def cmd_user_delete(args, config: Config) -> int:
     with _open(config).connection_context():
         deactivate_user(args.name)
     print(f"{args.name} deactivated; their data is kept")
+    return 0
+
+
+def cmd_group_add(args, config: Config) -> int:
+    from .contacts.groups import create_group
+    with _open(config).connection_context():
+        create_group(args.name, display_name=args.display_name)
+    print(f"created group {args.name}")
+    return 0
+
+
+def cmd_group_delete(args, config: Config) -> int:
+    from .contacts.groups import delete_group
+    with _open(config).connection_context():
+        delete_group(args.name)
+    print(f"deleted group {args.name}")
+    return 0
+
+
+def cmd_group_add_member(args, config: Config) -> int:
+    from .contacts.groups import set_membership
+    with _open(config).connection_context():
+        set_membership(args.group, args.user, args.access)
+    print(f"{args.user} is a member of {args.group} with {args.access} access")
+    return 0
+
+
+def cmd_group_remove_member(args, config: Config) -> int:
+    from .contacts.groups import remove_membership
+    with _open(config).connection_context():
+        remove_membership(args.group, args.user)
+    print(f"{args.user} is no longer a member of {args.group}")
+    return 0
+
+
+def cmd_group_list(args, config: Config) -> int:
+    from .contacts.groups import list_groups
+    with _open(config).connection_context():
+        for group, members in list_groups():
+            names = ", ".join(f"{u} ({a})" for u, a in members) or "no members"
+            print(f"{group.name}\t{group.display_name}\t{names}")
     return 0
 
 
