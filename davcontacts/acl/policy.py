@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import Forbidden, NotFound
-from ..model import AddressBook, Group, Membership, User
+from ..model import AddressBook, Group, Lookup, Membership, User
 
 READ = "read"
 WRITE = "write"
@@ -89,11 +89,13 @@ def visible_books(user: User) -> list[VisibleBook]:
     return out
 
 
+_OWN_BOOK = Lookup(AddressBook, '"owner_user_id" = {p} AND "slug" = {p}', limit=1)
+
+
 def find_visible_book(user: User, segment: str) -> VisibleBook | None:
     """The book a user reaches at `segment` of their home, or None."""
     if not is_reserved_segment(segment):
-        b = AddressBook.get_or_none((AddressBook.owner_user == user.id)
-                                    & (AddressBook.slug == segment))
+        b = _OWN_BOOK.first(user.id, segment)
         return VisibleBook(b, segment, WRITE) if b and user.active else None
     for vb in visible_books(user):
         if vb.segment == segment:

@@ -13,7 +13,7 @@ from peewee import IntegrityError
 
 from ..acl import policy
 from ..errors import InvalidInput, NotFound, PreconditionFailed, UidConflict
-from ..model import AddressBook, Contact, Revision, utcnow, write_transaction
+from ..model import AddressBook, Contact, Lookup, Revision, utcnow, write_transaction
 from ..vcard import parse_card
 from ..vcard.derive import card_etag, derive_columns
 from .actor import Actor
@@ -34,9 +34,13 @@ def validate_name(name: str) -> None:
         raise InvalidInput(f"invalid resource name {name!r}")
 
 
+_LIVE_CARD = Lookup(Contact, '"book_id" = {p} AND "name_key" = {p}', limit=1)
+_UID_HOLDER = Lookup(Contact, '"book_id" = {p} AND "uid_key" = {p}', limit=1)
+
+
 def live_card(book_id: int, name: str) -> Contact | None:
     """The active card at `name` in a book, or None."""
-    return Contact.get_or_none((Contact.book == book_id) & (Contact.name_key == name))
+    return _LIVE_CARD.first(book_id, name)
 
 
 def _check_write(actor: Actor, book: AddressBook) -> None:
@@ -45,11 +49,8 @@ def _check_write(actor: Actor, book: AddressBook) -> None:
 
 
 def _uid_owner(book_id: int, uid: str, exclude_id: int | None) -> Contact | None:
-    q = Contact.select(Contact.id, Contact.name).where(
-        (Contact.book == book_id) & (Contact.uid_key == uid))
-    if exclude_id is not None:
-        q = q.where(Contact.id != exclude_id)
-    return q.first()
+    holder = _UID_HOLDER.first(book_id, uid)
+    return None if holder is None or holder.id == exclude_id else holder
 
 
 def put_card(actor: Actor, book: AddressBook, name: str, data: bytes, *,

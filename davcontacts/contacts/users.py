@@ -7,7 +7,7 @@ import re
 
 from ..acl.auth import CredentialCache, hash_password, verify_password
 from ..errors import Conflict, InvalidInput, NotFound
-from ..model import ROLES, AddressBook, User, utcnow, write_transaction
+from ..model import ROLES, AddressBook, Lookup, User, utcnow, write_transaction
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
 PERSONAL_SLUG = "personal"
@@ -83,9 +83,12 @@ def reactivate_user(username: str) -> None:
     user.save()
 
 
+_USER_BY_NAME = Lookup(User, '"username" = {p}', limit=1)
+
+
 def authenticate(username: str, password: str, cache: CredentialCache | None = None) -> User | None:
     """The active user with these credentials, or None."""
-    user = User.get_or_none(User.username == username)
+    user = _USER_BY_NAME.first(username)
     if user is None or not user.active:
         return None
     if cache is not None and cache.check(username, password, user.password_hash):

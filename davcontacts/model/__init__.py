@@ -1,6 +1,6 @@
 """peewee models (one module per aggregate) and the database they are bound to."""
 
-from .base import BaseModel, database, utcnow, write_transaction
+from .base import BaseModel, Lookup, database, utcnow, write_transaction
 from .books import (
     CONTACT_KINDS,
     CONTACT_STATES,
@@ -18,7 +18,7 @@ from .users import ACCESS_LEVELS, ROLES, Group, Membership, User
 __all__ = [
     "ACCESS_LEVELS", "ALL_MODELS", "CONTACT_KINDS", "CONTACT_STATES", "ROLES",
     "SCHEMA_VERSION", "AddressBook", "BaseModel", "Change", "Contact", "ContactTag",
-    "DeadProperty", "Group", "Lock", "Membership", "Resource", "Revision",
+    "DeadProperty", "Group", "Lock", "Lookup", "Membership", "Resource", "Revision",
     "SchemaVersion", "Setting", "Tag", "User", "database", "get_secret",
     "migrate_schema", "open_database", "utcnow", "write_transaction",
 ]

@@ -13,7 +13,7 @@ from wsgidav import util
 from wsgidav.dav_error import DAVError, DAVErrorCondition, PRECONDITION_CODE_LockConflict
 from wsgidav.lock_man.lock_manager import generate_lock_token, normalize_lock_root, validate_lock
 
-from ..model import Lock, database, write_transaction
+from ..model import Lock, Lookup, database, write_transaction
 
 DEFAULT_TIMEOUT = 604800
 MAX_TIMEOUT = 4 * 604800
@@ -32,6 +32,11 @@ def _ancestors(path: str) -> list[str]:
         if current == "/":
             return out
         current = "/" + current.strip("/").rpartition("/")[0]
+
+
+_LIVE = '("expire" < 0 OR "expire" >= {p})'
+_LOCKS_AT = Lookup(Lock, '"root" = {p} AND ' + _LIVE)
+_LOCKS_BELOW = Lookup(Lock, '"root" LIKE {p} AND ' + _LIVE)
 
 
 class DbLockStorage:
@@ -117,17 +122,14 @@ class DbLockStorage:
 
     def get_lock_list(self, path: str, *, include_root: bool, include_children: bool,
                       token_only: bool):
+        # WsgiDAV asks this for the URL and each of its parents on every write: the
+        # queries are prepared once (model.Lookup).
         path = normalize_lock_root(path)
         now = time.time()
-        live = (Lock.expire < 0) | (Lock.expire >= now)
-        cond = None
-        if include_root:
-            cond = Lock.root == path
+        rows = _LOCKS_AT.all(path, now) if include_root else []
         if include_children:
-            child = Lock.root.startswith(path.rstrip("/") + "/")
-            cond = child if cond is None else (cond | child)
-        if cond is None:
-            return []
-        rows = [r for r in Lock.select().where(live & cond)
-                if r.root == path or util.is_child_uri(path, r.root)]
+            prefix = path.rstrip("/") + "/"
+            # LIKE may over-match ('_', '%', SQLite's case folding): filtered below.
+            rows += [r for r in _LOCKS_BELOW.all(prefix + "%", now)
+                     if util.is_child_uri(path, r.root)]
         return [r.token for r in rows] if token_only else [_as_dict(r) for r in rows]
