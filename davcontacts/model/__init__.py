@@ -13,9 +13,19 @@ from .books import (
 )
 from .dav import DeadProperty, Lock, Resource, SchemaVersion, Setting
 from .db import ALL_MODELS, SCHEMA_VERSION, get_secret, migrate_schema, open_database
+from .details import (
+    ADDRESS_KINDS,
+    BUSINESS_ROLES,
+    BusinessAccount,
+    ContactAddress,
+    ContactGroupMember,
+    ContactValue,
+)
 from .users import ACCESS_LEVELS, ROLES, Group, Membership, User
 
 __all__ = [
+    "ADDRESS_KINDS", "BUSINESS_ROLES", "BusinessAccount", "ContactAddress",
+    "ContactGroupMember", "ContactValue",
     "ACCESS_LEVELS", "ALL_MODELS", "CONTACT_KINDS", "CONTACT_STATES", "ROLES",
     "SCHEMA_VERSION", "AddressBook", "BaseModel", "Change", "Contact", "ContactTag",
     "DeadProperty", "Group", "Lock", "Lookup", "Membership", "Resource", "Revision",

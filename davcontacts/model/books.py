@@ -65,6 +65,15 @@ class Contact(BaseModel):
     org = CharField(max_length=512, default="")
     email = CharField(max_length=512, default="")
     phone = CharField(max_length=128, default="")
+    middle_name = CharField(max_length=255, default="")
+    prefix = CharField(max_length=64, default="")
+    suffix = CharField(max_length=64, default="")
+    nickname = CharField(max_length=255, default="")
+    title = CharField(max_length=255, default="")
+    birthday = CharField(max_length=32, default="")  # the BDAY value as written
+    note = TextField(default="")
+    city = CharField(max_length=255, default="", index=True)  # first address's locality
+    has_photo = BooleanField(default=False)  # the image stays in the card text only
     linked_user = ForeignKeyField(User, null=True, unique=True, on_delete="SET NULL", backref="+")
     assignee = ForeignKeyField(User, null=True, on_delete="SET NULL", backref="+")
     company = ForeignKeyField("self", null=True, on_delete="SET NULL", backref="+")

@@ -20,20 +20,42 @@ from playhouse.pool import PooledDatabase, PooledPostgresqlDatabase
 from .base import database
 from .books import AddressBook, Change, Contact, ContactTag, Revision, Tag
 from .dav import DeadProperty, Lock, Resource, SchemaVersion, Setting
+from .details import BusinessAccount, ContactAddress, ContactGroupMember, ContactValue
 from .users import Group, Membership, User
 
 log = logging.getLogger(__name__)
 
 ALL_MODELS = (
     SchemaVersion, Setting, User, Group, Membership, AddressBook, Contact, Tag,
-    ContactTag, Revision, Change, Resource, Lock, DeadProperty,
+    ContactTag, Revision, Change, Resource, Lock, DeadProperty, ContactValue,
+    ContactAddress, ContactGroupMember, BusinessAccount,
 )
+
+
+def _crm_details(db: Database) -> None:
+    """Schema 2: CRM columns on contact, detail tables, group members, accounts."""
+    from peewee import BooleanField, CharField, TextField
+    from playhouse.migrate import SchemaMigrator, migrate
+    migrator = SchemaMigrator.from_database(db)
+    columns = [("middle_name", CharField(max_length=255, default="")),
+               ("prefix", CharField(max_length=64, default="")),
+               ("suffix", CharField(max_length=64, default="")),
+               ("nickname", CharField(max_length=255, default="")),
+               ("title", CharField(max_length=255, default="")),
+               ("birthday", CharField(max_length=32, default="")),
+               ("note", TextField(default="")),
+               ("city", CharField(max_length=255, default="")),
+               ("has_photo", BooleanField(default=False))]
+    migrate(*(migrator.add_column("contact", name, field) for name, field in columns),
+            migrator.add_index("contact", ("city",), False))
+    db.create_tables([ContactValue, ContactAddress, ContactGroupMember, BusinessAccount])
 
 # (version, description, function). Append, never edit: a database created by an
 # older release replays every step after its own version.
 Migration = tuple[int, str, Callable[[Database], None]]
 MIGRATIONS: list[Migration] = [
     (1, "initial schema", lambda db: db.create_tables(ALL_MODELS)),
+    (2, "CRM details, contact groups, business accounts", _crm_details),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
