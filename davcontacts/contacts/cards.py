@@ -15,8 +15,10 @@ from ..acl import policy
 from ..errors import InvalidInput, NotFound, PreconditionFailed, UidConflict
 from ..model import AddressBook, Contact, Lookup, Revision, utcnow, write_transaction
 from ..vcard import parse_card
-from ..vcard.derive import card_etag, derive_columns
+from ..vcard.derive import card_etag, derive_columns, derive_details
+from ..vcard.parse import ParsedCard
 from .actor import Actor
+from .records import company_people, follow_linked_user, resolve_company, store_details
 from .sync import record_change
 
 MAX_NAME = 512
@@ -65,62 +67,99 @@ def put_card(actor: Actor, book: AddressBook, name: str, data: bytes, *,
     _check_write(actor, book)
     validate_name(name)
     card = parse_card(data, max_size=max_size)
+    with write_transaction():
+        return _store(actor, book, name, data, card, expected_etag=expected_etag,
+                      must_not_exist=must_not_exist)
+
+
+def _store(actor: Actor, book: AddressBook, name: str, data: bytes, card: ParsedCard, *,
+           expected_etag: str | None, must_not_exist: bool) -> PutResult:
+    """Write a validated card (the caller checked the ACL and holds the transaction):
+    the row, its derived rows, a Revision and a Change."""
     text = data.decode("utf-8")
     etag = card_etag(data)
-    columns = derive_columns(card)
+    details = derive_details(card)
+    columns = derive_columns(card, details)
     author = actor.user.id if actor.user else None
     now = utcnow()
-    with write_transaction():
-        existing = live_card(book.id, name)
-        if existing is None:
-            if expected_etag is not None:
-                raise PreconditionFailed(f"{name} does not exist")
-            clash = _uid_owner(book.id, card.uid, None)
-            if clash:
-                raise UidConflict(f"UID {card.uid!r} is already used by {clash.name}",
-                                  existing_name=clash.name, book_id=book.id)
-            try:
-                with write_transaction():
-                    contact = Contact.create(
-                        book=book.id, name=name, name_key=name, uid=card.uid, uid_key=card.uid,
-                        kind=card.kind, vcard=text, etag=etag, version=card.version,
-                        size=len(data), created_by=author, created_at=now, updated_at=now,
-                        **columns)
-            except IntegrityError as exc:  # a concurrent create won the race
-                raise PreconditionFailed(f"{name} was created concurrently") from exc
-            Revision.create(contact=contact.id, vcard=text, etag=etag, action="create",
-                            door=actor.door, author=author, created_at=now)
-            record_change(book.id, name, removed=False)
-            return PutResult(contact, created=True, changed=True)
-
-        if must_not_exist:
-            raise PreconditionFailed(f"{name} already exists")
-        if expected_etag is not None and expected_etag != existing.etag:
-            raise PreconditionFailed(f"{name} has changed")
-        if existing.etag == etag:
-            return PutResult(existing, created=False, changed=False)
-        clash = _uid_owner(book.id, card.uid, existing.id)
+    existing = live_card(book.id, name)
+    if existing is None:
+        if expected_etag is not None:
+            raise PreconditionFailed(f"{name} does not exist")
+        clash = _uid_owner(book.id, card.uid, None)
         if clash:
             raise UidConflict(f"UID {card.uid!r} is already used by {clash.name}",
                               existing_name=clash.name, book_id=book.id)
-        fields = dict(uid=card.uid, uid_key=card.uid, kind=card.kind, vcard=text, etag=etag,
-                      version=card.version, size=len(data), updated_at=now, **columns)
+        company = (resolve_company(actor, book.id, columns["org"], None)
+                   if card.kind == "person" else None)
         try:
             with write_transaction():
-                updated = (Contact.update(**fields)
-                           .where((Contact.id == existing.id) & (Contact.etag == existing.etag)
-                                  & (Contact.name_key == name))
-                           .execute())
-        except IntegrityError as exc:
-            raise PreconditionFailed(f"{name}: UID taken concurrently") from exc
-        if updated != 1:
-            raise PreconditionFailed(f"{name} was changed concurrently")
-        Revision.create(contact=existing.id, vcard=text, etag=etag, action="update",
+                contact = Contact.create(
+                    book=book.id, name=name, name_key=name, uid=card.uid, uid_key=card.uid,
+                    kind=card.kind, vcard=text, etag=etag, version=card.version,
+                    size=len(data), created_by=author, created_at=now, updated_at=now,
+                    company=company, **columns)
+        except IntegrityError as exc:  # a concurrent create won the race
+            raise PreconditionFailed(f"{name} was created concurrently") from exc
+        store_details(contact.id, book.id, details, new=True)
+        Revision.create(contact=contact.id, vcard=text, etag=etag, action="create",
                         door=actor.door, author=author, created_at=now)
         record_change(book.id, name, removed=False)
-        for key, value in fields.items():
-            setattr(existing, key, value)
-        return PutResult(existing, created=False, changed=True)
+        return PutResult(contact, created=True, changed=True)
+
+    if must_not_exist:
+        raise PreconditionFailed(f"{name} already exists")
+    if expected_etag is not None and expected_etag != existing.etag:
+        raise PreconditionFailed(f"{name} has changed")
+    if existing.etag == etag:
+        return PutResult(existing, created=False, changed=False)
+    clash = _uid_owner(book.id, card.uid, existing.id)
+    if clash:
+        raise UidConflict(f"UID {card.uid!r} is already used by {clash.name}",
+                          existing_name=clash.name, book_id=book.id)
+    company = (resolve_company(actor, book.id, columns["org"], existing.company_id)
+               if card.kind == "person" else None)
+    fields = dict(uid=card.uid, uid_key=card.uid, kind=card.kind, vcard=text, etag=etag,
+                  version=card.version, size=len(data), updated_at=now, company=company,
+                  **columns)
+    try:
+        with write_transaction():
+            updated = (Contact.update(**fields)
+                       .where((Contact.id == existing.id) & (Contact.etag == existing.etag)
+                              & (Contact.name_key == name))
+                       .execute())
+    except IntegrityError as exc:
+        raise PreconditionFailed(f"{name}: UID taken concurrently") from exc
+    if updated != 1:
+        raise PreconditionFailed(f"{name} was changed concurrently")
+    store_details(existing.id, book.id, details, new=False)
+    Revision.create(contact=existing.id, vcard=text, etag=etag, action="update",
+                    door=actor.door, author=author, created_at=now)
+    record_change(book.id, name, removed=False)
+    old_name = existing.display_name
+    for key, value in fields.items():
+        setattr(existing, key, value)
+    follow_linked_user(existing)
+    if existing.kind == "company" and old_name != existing.display_name:
+        _rename_company(actor, existing)
+    return PutResult(existing, created=False, changed=True)
+
+
+def _rename_company(actor: Actor, company: Contact) -> None:
+    """Rewrite ORG on every person linked to a renamed company, through this same
+    path, so their clients receive it on the next sync (DESIGN.md)."""
+    people = company_people(company)
+    if not people:
+        return
+    from ..vcard.edit import set_org_name
+    for person in people:
+        text = set_org_name(person.vcard, company.display_name)
+        if text == person.vcard:
+            continue
+        data = text.encode("utf-8")
+        book = AddressBook.get_by_id(person.book_id)
+        _store(actor, book, person.name, data, parse_card(data), expected_etag=person.etag,
+               must_not_exist=False)
 
 
 def delete_card(actor: Actor, contact: Contact, *, expected_etag: str | None = None) -> None:

@@ -1,0 +1,186 @@
+"""The CRM side of a contact, kept in step by the write path (cards.py) or changed
+through these operations: detail rows, tags, group members, the company link, the
+linked user, assignee, reports-to and business accounts."""
+
+from __future__ import annotations
+
+from peewee import fn
+
+from ..acl import policy
+from ..errors import Conflict, Forbidden, InvalidInput, NotFound
+from ..model import (
+    BUSINESS_ROLES,
+    AddressBook,
+    BusinessAccount,
+    Contact,
+    ContactAddress,
+    ContactGroupMember,
+    ContactTag,
+    ContactValue,
+    Tag,
+    User,
+    utcnow,
+    write_transaction,
+)
+from ..vcard.derive import CardDetails
+from .actor import Actor
+
+
+def store_details(contact_id: int, book_id: int, details: CardDetails, *, new: bool) -> None:
+    """Replace a card's child rows with what its text now says (in the caller's
+    transaction)."""
+    if not new:
+        for model, column in ((ContactValue, ContactValue.contact),
+                              (ContactAddress, ContactAddress.contact),
+                              (ContactGroupMember, ContactGroupMember.group),
+                              (ContactTag, ContactTag.contact)):
+            model.delete().where(column == contact_id).execute()
+    if details.values:
+        ContactValue.insert_many(
+            [{"contact": contact_id, "field": f, "types": t, "value": v, "position": i}
+             for i, (f, t, v) in enumerate(details.values)]).execute()
+    if details.addresses:
+        ContactAddress.insert_many(
+            [{"contact": contact_id, "kind": a.kind, "types": a.types, "street": a.street,
+              "locality": a.locality, "region": a.region, "postal_code": a.postal_code,
+              "country": a.country, "position": i}
+             for i, a in enumerate(details.addresses)]).execute()
+    if details.members:
+        ContactGroupMember.insert_many(
+            [{"group": contact_id, "member_uid": uid, "position": i}
+             for i, uid in enumerate(details.members)]).execute()
+    if details.tags:
+        ContactTag.insert_many([{"contact": contact_id, "tag": tag_id}
+                                for tag_id in tag_ids(book_id, details.tags)]).execute()
+
+
+def tag_ids(book_id: int, names: list[str]) -> list[int]:
+    """The ids of a book's tags with these names, creating the missing ones (tags are
+    shared per scope)."""
+    Tag.insert_many([{"book": book_id, "name": n} for n in names]).on_conflict_ignore().execute()
+    by_name = {t.name: t.id for t in Tag.select().where((Tag.book == book_id)
+                                                        & Tag.name.in_(names))}
+    return [by_name[n] for n in names if n in by_name]
+
+
+def resolve_company(actor: Actor, book_id: int, org: str, current: int | None) -> int | None:
+    """The company an incoming ORG links to: the current link while its name still
+    matches, else the one visible company of that name; never a guess among several."""
+    if not org:
+        return None
+    name = org.casefold()
+    if current is not None:
+        linked = Contact.get_or_none(Contact.id == current)
+        if linked and linked.state == "active" and linked.display_name.casefold() == name:
+            return current
+    books = ([vb.book.id for vb in policy.visible_books(actor.user)]
+             if actor.user is not None else [book_id])
+    matches = list(Contact.select(Contact.id)
+                   .where((Contact.kind == "company") & (Contact.state == "active")
+                          & Contact.book.in_(books)
+                          & (fn.LOWER(Contact.display_name) == org.lower()))
+                   .limit(2))
+    return matches[0].id if len(matches) == 1 else None
+
+
+def follow_linked_user(contact: Contact) -> None:
+    """A linked user's display name and email follow the contact."""
+    if contact.linked_user_id is None:
+        return
+    fields = {"display_name": contact.display_name[:255], "updated_at": utcnow()}
+    if contact.email:
+        fields["email"] = contact.email[:255]
+    User.update(**fields).where(User.id == contact.linked_user_id).execute()
+
+
+def company_people(company: Contact) -> list[Contact]:
+    """The active people linked to a company, by name."""
+    return list(Contact.select().where((Contact.company == company.id)
+                                       & (Contact.state == "active"))
+                .order_by(Contact.display_name))
+
+
+# Operations on a contact's CRM fields: each checks write access to its book.
+
+def _writable(actor: Actor, contact: Contact) -> None:
+    if not actor.is_system:
+        policy.require_book(actor.user, AddressBook.get_by_id(contact.book_id), policy.WRITE)
+
+
+def set_assignee(actor: Actor, contact: Contact, username: str | None) -> None:
+    _writable(actor, contact)
+    user = None
+    if username:
+        user = User.get_or_none((User.username == username) & (User.active == True))  # noqa: E712
+        if user is None:
+            raise NotFound(f"no active user named {username!r}")
+    Contact.update(assignee=user, updated_at=utcnow()).where(Contact.id == contact.id).execute()
+    contact.assignee = user
+
+
+def set_reports_to(actor: Actor, contact: Contact, manager: Contact | None) -> None:
+    _writable(actor, contact)
+    if manager is not None:
+        if manager.id == contact.id:
+            raise InvalidInput("a contact cannot report to itself")
+        if not actor.is_system and policy.book_access(
+                actor.user, AddressBook.get_by_id(manager.book_id)) is None:
+            raise NotFound("no such contact")
+    Contact.update(reports_to=manager).where(Contact.id == contact.id).execute()
+    contact.reports_to = manager
+
+
+def link_user(actor: Actor, contact: Contact, username: str) -> None:
+    """Link a person to a system user (one contact per user and vice versa)."""
+    _writable(actor, contact)
+    if not (actor.is_system or policy.can_manage_users(actor.user)):
+        raise Forbidden("only admins link contacts to users")
+    if contact.kind != "person":
+        raise InvalidInput("only a person can be linked to a user")
+    user = User.get_or_none(User.username == username)
+    if user is None:
+        raise NotFound(f"no user named {username!r}")
+    with write_transaction():
+        other = Contact.get_or_none((Contact.linked_user == user.id) & (Contact.id != contact.id))
+        if other is not None:
+            raise Conflict(f"{username!r} is already linked to {other.display_name!r}")
+        Contact.update(linked_user=user.id).where(Contact.id == contact.id).execute()
+        contact.linked_user = user
+        follow_linked_user(contact)
+
+
+def unlink_user(actor: Actor, contact: Contact) -> None:
+    _writable(actor, contact)
+    Contact.update(linked_user=None).where(Contact.id == contact.id).execute()
+    contact.linked_user = None
+
+
+def assign_role(actor: Actor, contact: Contact, role: str, *, number: str = "",
+                status: str = "active", details: str = "") -> BusinessAccount:
+    """Give a contact the client or supplier role (or update it)."""
+    _writable(actor, contact)
+    if role not in BUSINESS_ROLES:
+        raise InvalidInput(f"unknown role {role!r}: choose {' or '.join(BUSINESS_ROLES)}")
+    with write_transaction():
+        account = BusinessAccount.get_or_none((BusinessAccount.contact == contact.id)
+                                              & (BusinessAccount.role == role))
+        if account is None:
+            return BusinessAccount.create(contact=contact.id, role=role, number=number,
+                                          status=status, details=details)
+        account.number, account.status, account.details = number, status, details
+        account.updated_at = utcnow()
+        account.save()
+        return account
+
+
+def remove_role(actor: Actor, contact: Contact, role: str) -> None:
+    _writable(actor, contact)
+    removed = BusinessAccount.delete().where((BusinessAccount.contact == contact.id)
+                                             & (BusinessAccount.role == role)).execute()
+    if not removed:
+        raise NotFound(f"{contact.display_name!r} has no {role} role")
+
+
+def roles(contact: Contact) -> list[BusinessAccount]:
+    return list(BusinessAccount.select().where(BusinessAccount.contact == contact.id)
+                .order_by(BusinessAccount.role))
