@@ -117,6 +117,7 @@ def make_app(config: Config):
     with database.obj.connection_context():
         secret = get_secret()
     settings = DavSettings(max_resource_size=config.dav.max_resource_size,
+                           max_photo_size=config.dav.max_photo_size,
                            max_file_size=config.server.max_request_body,
                            default_vcard_version=config.dav.default_vcard_version)
     dav = make_dav_app(realm=config.dav.realm, settings=settings, secret=secret,

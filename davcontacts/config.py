@@ -113,6 +113,9 @@ SCHEMA: tuple[Option, ...] = (
     Option("dav", "max_resource_size", int, _MiB,
            "Largest vCard accepted, in bytes; advertised as CARDDAV:max-resource-size "
            "(RFC 6352 §6.2.3).", _between(1), kind="size"),
+    Option("dav", "max_photo_size", int, 512 * 1024,
+           "Largest inline PHOTO accepted in a vCard, in decoded bytes; a card with a "
+           "larger one is refused with max-resource-size.", _between(1), kind="size"),
     Option("dav", "default_vcard_version", str, "stored",
            "vCard version served when a client asks for none: 'stored' serves each card "
            "as its client wrote it (Apple clients, which reject 4.0, still get 3.0); "
@@ -156,6 +159,7 @@ class StorageConfig:
 class DavConfig:
     realm: str
     max_resource_size: int
+    max_photo_size: int
     default_vcard_version: str
 
 

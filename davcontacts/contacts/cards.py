@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from peewee import IntegrityError
 
 from ..acl import policy
-from ..errors import InvalidInput, NotFound, PreconditionFailed, UidConflict
+from ..errors import InvalidInput, NotFound, PreconditionFailed, TooLarge, UidConflict
 from ..model import AddressBook, Contact, Lookup, Revision, utcnow, write_transaction
 from ..vcard import parse_card
-from ..vcard.derive import card_etag, derive_columns, derive_details
+from ..vcard.derive import card_etag, derive_columns, derive_details, photo_size
 from ..vcard.parse import ParsedCard
 from .actor import Actor
 from .records import company_people, follow_linked_user, resolve_company, store_details
@@ -57,7 +57,7 @@ def _uid_owner(book_id: int, uid: str, exclude_id: int | None) -> Contact | None
 
 def put_card(actor: Actor, book: AddressBook, name: str, data: bytes, *,
              max_size: int, expected_etag: str | None = None,
-             must_not_exist: bool = False) -> PutResult:
+             must_not_exist: bool = False, max_photo: int | None = None) -> PutResult:
     """Create or replace the card at `name`.
 
     `expected_etag`: the card must exist with this ETag (If-Match); `must_not_exist`:
@@ -67,6 +67,8 @@ def put_card(actor: Actor, book: AddressBook, name: str, data: bytes, *,
     _check_write(actor, book)
     validate_name(name)
     card = parse_card(data, max_size=max_size)
+    if max_photo is not None and photo_size(card) > max_photo:
+        raise TooLarge(f"the PHOTO is larger than {max_photo} bytes")
     with write_transaction():
         return _store(actor, book, name, data, card, expected_etag=expected_etag,
                       must_not_exist=must_not_exist)

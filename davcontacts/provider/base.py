@@ -24,7 +24,8 @@ class DavSettings:
 
     max_resource_size: int
     max_file_size: int
-    default_vcard_version: str = "3.0"
+    default_vcard_version: str = "stored"
+    max_photo_size: int | None = None
 
 
 @dataclass

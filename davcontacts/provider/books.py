@@ -282,6 +282,7 @@ class Card(LivePropertiesMixin, DAVNonCollection):
             result = domain_call(
                 card_ops.put_card, _actor(self), self.vb.book, self.card_name, data,
                 max_size=self.ctx.settings.max_resource_size, expected_etag=expected,
+                max_photo=self.ctx.settings.max_photo_size,
                 must_not_exist=must_not_exist,
                 conflict_href=self._holder_href(self.path.rsplit("/", 1)[0]))
             self.row = result.contact

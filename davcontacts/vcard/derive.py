@@ -104,6 +104,24 @@ def derive_details(card: ParsedCard) -> CardDetails:
     return details
 
 
+def photo_size(card: ParsedCard) -> int:
+    """Decoded bytes of the card's largest inline PHOTO (0 for a URL or none):
+    base64 (3.0 ENCODING=b, 2.1 BASE64) or a 4.0 data: URI."""
+    largest = 0
+    for line in card.all("PHOTO"):
+        value = line.value
+        if value[:5].lower() == "data:":
+            head, _, value = value.partition(",")
+            if ";base64" not in head.lower():
+                largest = max(largest, len(value))
+                continue
+        elif not {e.lower() for e in line.param_values("ENCODING")} & {"b", "base64"}:
+            continue
+        data = "".join(value.split())
+        largest = max(largest, len(data) * 3 // 4 - data[-2:].count("="))
+    return largest
+
+
 def derive_columns(card: ParsedCard, details: CardDetails | None = None) -> dict[str, object]:
     """The listing and search columns of the contact row."""
     details = details or derive_details(card)

@@ -213,3 +213,37 @@ def test_assignee_and_reports_to(server, dav, user):
         stranger = Actor(User.get(User.username == server.add_user()), "admin")
         with pytest.raises(NotFound):  # a book you cannot see does not exist for you
             records.set_assignee(stranger, emp, None)
+
+
+def _fold(line: str) -> str:
+    return "\r\n ".join(line[i:i + 74] for i in range(0, len(line), 74))
+
+
+def test_photos_are_kept_byte_exact_and_bounded(server, dav, user):
+    import base64
+    import os
+
+    book = f"/dav/addressbooks/{user}/personal/"
+    small = base64.b64encode(os.urandom(20_000)).decode()
+    v3 = ("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:ph3\r\nFN:Photo Three\r\n"
+          + _fold(f"PHOTO;ENCODING=b;TYPE=JPEG:{small}") + "\r\nEND:VCARD\r\n")
+    v4 = ("BEGIN:VCARD\r\nVERSION:4.0\r\nUID:ph4\r\nFN:Photo Four\r\n"
+          + _fold(f"PHOTO:data:image/jpeg;base64,{small}") + "\r\nEND:VCARD\r\n")
+    assert dav.put_card(book + "ph3.vcf", v3).status == 201
+    assert dav.put_card(book + "ph4.vcf", v4, {"Content-Type": "text/vcard; version=4.0"}) \
+        .status == 201
+    assert dav.request("GET", book + "ph3.vcf").text == v3
+    assert dav.request("GET", book + "ph4.vcf").text == v4
+    assert row(server, user, "ph3.vcf").has_photo and row(server, user, "ph4.vcf").has_photo
+    # no derived column carries the image: only the card text does
+    derived = row(server, user, "ph3.vcf").__data__
+    assert all(small[:40] not in str(value) for key, value in derived.items() if key != "vcard")
+    big = base64.b64encode(os.urandom(600 * 1024)).decode()  # over 512 KiB, card under 1 MiB
+    card = ("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:huge\r\nFN:Huge Photo\r\n"
+            + _fold(f"PHOTO;ENCODING=b;TYPE=JPEG:{big}") + "\r\nEND:VCARD\r\n")
+    assert len(card) < 1024 * 1024
+    r = dav.put_card(book + "huge.vcf", card)
+    assert r.status == 403
+    assert r.condition() == "{urn:ietf:params:xml:ns:carddav}max-resource-size"
+    assert "PHOTO" in r.text
+    assert dav.request("GET", book + "huge.vcf").status == 404
