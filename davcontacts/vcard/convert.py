@@ -61,7 +61,8 @@ from .parse import (
 
 TARGET_VERSIONS = ("3.0", "4.0")
 
-_PHYS = re.compile(r"[^\r\n]*(?:\r*\n|\r|$)")  # a physical line with its ending (parse.py's)
+# A physical line with its ending (the line endings parse.py accepts).
+PHYSICAL_LINE = re.compile(r"[^\r\n]*(?:\r*\n|\r|$)")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # what parse_card rejects
 _UNESCAPED_SEMI = re.compile(r"(?<!\\);")
 _YMD = re.compile(r"(\d{4})-?(\d\d)-?(\d\d)")
@@ -112,11 +113,11 @@ def convert(text: str, to_version: str) -> str:
     if _single_card_version(text) == to_version:
         return text  # the common case, found without splitting the card into lines
     body = text[1:] if text.startswith("\ufeff") else text
-    raw = _PHYS.findall(body)
+    raw = PHYSICAL_LINE.findall(body)
     if raw and not raw[-1]:
         raw.pop()
     phys = [r.rstrip("\r\n") for r in raw]
-    eol = _line_ending(raw)
+    eol = line_ending(raw)
     out: list[str] = []
     changed = False
     i = 0
@@ -154,7 +155,7 @@ def _single_card_version(text: str) -> str | None:
     return text[k + 8 : end].strip()
 
 
-def _line_ending(raw: list[str]) -> str:
+def line_ending(raw: list[str]) -> str:
     """The card's line ending, CRLF, LF or CR (iOS's CRCRLF counts as CRLF)."""
     for line in raw:
         if line.endswith("\n"):
@@ -187,7 +188,7 @@ def _version(phys: list[str], start: int, end: int) -> str:
     raise InvalidCard("the vCard has no VERSION")
 
 
-def _fold(line: str, eol: str) -> str:
+def fold(line: str, eol: str) -> str:
     """``line`` folded into 75-octet lines (RFC 6350 §3.2), never inside a UTF-8 sequence."""
     if len(line) <= 75 and (line.isascii() or len(line.encode()) <= 75):
         return line + eol
@@ -204,12 +205,12 @@ def _fold(line: str, eol: str) -> str:
     return (eol + " ").join(parts) + eol
 
 
-def _escape_text(text: str) -> str:
+def escape_text(text: str) -> str:
     """RFC 6350 §3.4 / RFC 2426 §4 text escaping."""
     return text.replace("\\", "\\\\").replace("\n", "\\n").replace(",", "\\,").replace(";", "\\;")
 
 
-def _clean(text: str) -> str:
+def clean_text(text: str) -> str:
     """Decoded text with one newline per line break and no control characters."""
     return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
@@ -220,7 +221,7 @@ def _unquote(raw: str) -> str:
 
 def _label_param(text: str) -> str:
     """Text as a quoted parameter value with RFC 6868 escapes (^^, ^n, ^')."""
-    escaped = _clean(text).replace("^", "^^").replace("\n", "^n").replace('"', "^'")
+    escaped = clean_text(text).replace("^", "^^").replace("\n", "^n").replace('"', "^'")
     return f'"{escaped}"'
 
 
@@ -230,7 +231,7 @@ def _label_text(raw: str) -> str:
     return re.sub(r"\^([n^'])", lambda m: {"n": "\n", "^": "^", "'": '"'}[m[1]], value)
 
 
-def _qp_decode(value: str, charset: str | None) -> str:
+def qp_decode(value: str, charset: str | None) -> str:
     raw = quopri.decodestring(value.encode("utf-8"))
     try:
         return raw.decode(charset or "utf-8", errors="replace")
@@ -376,7 +377,7 @@ class _Card:
     # --- helpers -------------------------------------------------------------------------------
 
     def _line(self, text: str) -> str:
-        return _fold(text, self.eol)
+        return fold(text, self.eol)
 
     def _line_at(self, idx: int) -> ContentLine:
         line = self.lines[idx][0]
@@ -408,7 +409,7 @@ class _Card:
         encoding = [v.upper() for v in e.values("ENCODING")]
         if "QUOTED-PRINTABLE" in encoding:
             e.pop("ENCODING")
-            text = _clean(_qp_decode(line.value, charset[0] if charset else None))
+            text = clean_text(qp_decode(line.value, charset[0] if charset else None))
             e.set(value=self._qp_value(line.name, text))
         elif encoding and encoding[0] in ("7BIT", "8BIT"):
             e.pop("ENCODING")
@@ -419,14 +420,14 @@ class _Card:
         if self.source != "2.1" or not (name in _STRUCTURED or name in _TEXT):
             return text.replace("\n", "\\n")
         parts = _UNESCAPED_SEMI.split(text) if name in _STRUCTURED else [text]
-        return ";".join(_escape_text(p.replace("\\;", ";")) for p in parts)
+        return ";".join(escape_text(p.replace("\\;", ";")) for p in parts)
 
     def _raw_text(self, line: ContentLine) -> str:
         """A value with QUOTED-PRINTABLE decoded but escapes kept."""
         if "QUOTED-PRINTABLE" not in (v.upper() for v in line.param_values("ENCODING")):
             return line.value
         charset = line.param_values("CHARSET")
-        return _clean(_qp_decode(line.value, charset[0] if charset else None))
+        return clean_text(qp_decode(line.value, charset[0] if charset else None))
 
     def _kind(self) -> str:
         for line, _, _ in self.lines:
@@ -454,9 +455,9 @@ class _Card:
             for name in ("NICKNAME", "EMAIL", "TEL"):
                 if not fn and name in first:
                     fn = text_value(first[name]).strip()
-            out.append(self._line("FN:" + _escape_text(fn)))
+            out.append(self._line("FN:" + escape_text(fn)))
         if target == "3.0" and "N" not in first:
-            family = "" if self._kind() != "individual" else _escape_text(fn)
+            family = "" if self._kind() != "individual" else escape_text(fn)
             out.append(self._line(f"N:{family};;;;"))
         return out
 
@@ -720,7 +721,7 @@ class _Card:
         elif name == "ADR" and e.index("LABEL") is not None:
             text = _label_text(e.pop("LABEL")[0])
             types = [p for p in e.params if p[0].upper() == "TYPE"]
-            label = _Edit("LABEL", _escape_text(text))
+            label = _Edit("LABEL", escape_text(text))
             label.group, label.params = e.group, [list(p) for p in types]
             after = self._line(label.render())
         return self._line(e.render()) + after if e.dirty else None
