@@ -247,3 +247,25 @@ def test_photos_are_kept_byte_exact_and_bounded(server, dav, user):
     assert r.condition() == "{urn:ietf:params:xml:ns:carddav}max-resource-size"
     assert "PHOTO" in r.text
     assert dav.request("GET", book + "huge.vcf").status == 404
+
+
+def test_renaming_a_company_rewrites_org_on_its_people(server, dav, user):
+    book = f"/dav/addressbooks/{user}/personal/"
+    dav.put_card(book + "co.vcf", company("co", "Globex"))
+    dav.put_card(book + "p1.vcf", person("p1", "Ann One", "Globex"))
+    dav.put_card(book + "p2.vcf", person("p2", "Ben Two", "Globex"))
+    dav.put_card(book + "free.vcf", person("free", "Cy Free", "Globex Partners"))
+    sync = ('<D:sync-collection xmlns:D="DAV:"><D:sync-token>{}</D:sync-token>'
+            "<D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>")
+    token = dav.propfind(book, ["D:sync-token"]).prop(book, "D:sync-token").text
+    renamed = company("co", "Globex").replace("Globex", "Initech")
+    assert dav.put_card(book + "co.vcf", renamed).status == 204
+    for name in ("p1.vcf", "p2.vcf"):
+        text = dav.request("GET", book + name).text
+        assert "ORG:Initech;Sales\r\n" in text
+        assert text.replace("ORG:Initech;Sales", "ORG:Globex;Sales") == \
+            person(name[:2], {"p1.vcf": "Ann One", "p2.vcf": "Ben Two"}[name], "Globex")
+        assert row(server, user, name).company_id == row(server, user, "co.vcf").id
+    assert "ORG:Globex Partners;Sales" in dav.request("GET", book + "free.vcf").text
+    changed = set(dav.report(book, sync.format(token)).responses())
+    assert changed == {book + "co.vcf", book + "p1.vcf", book + "p2.vcf"}
