@@ -5,10 +5,14 @@ A password comes from DAVCONTACTS_PASSWORD when it is set, else from a prompt.""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
+import io
 import logging
 import os
 import sys
+import time
+from pathlib import Path
 
 from .config import Config, ConfigError, load_config
 from .errors import DomainError
@@ -16,6 +20,8 @@ from .model import ROLES, User, open_database
 from .model.db import StorageError
 
 PASSWORD_ENV = "DAVCONTACTS_PASSWORD"
+TRANSFER_FORMATS = ("vcf", "csv")
+_EXTENSIONS = {".vcf": "vcf", ".vcard": "vcf", ".csv": "csv"}
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -92,6 +98,37 @@ def build_parser() -> argparse.ArgumentParser:
     glist = gsub.add_parser("list", help="list groups and their members")
     _common(glist)
     glist.set_defaults(func=cmd_group_list)
+
+    imp = sub.add_parser("import", help="import contacts from a .vcf or CSV file",
+                         description="Import cards from a .vcf file (many cards) or contacts "
+                         "from CSV (columns: docs/import-export.md). Exit status 1 when some "
+                         "rows failed; they are listed on stderr.")
+    _common(imp)
+    imp.add_argument("file", help="the file to read, or - for stdin")
+    target = imp.add_mutually_exclusive_group(required=True)
+    target.add_argument("--user", metavar="NAME",
+                        help="import as this user, into their personal book")
+    target.add_argument("--book-owner", metavar="OWNER",
+                        help="import into this book: USER or group:NAME (optionally /BOOK)")
+    imp.add_argument("--format", choices=TRANSFER_FORMATS,
+                     help="file format (default: from the file name)")
+    imp.add_argument("--dry-run", action="store_true",
+                     help="check every row and report, writing nothing")
+    imp.add_argument("--progress", action="store_true",
+                     help="show a progress bar even when stderr is not a terminal")
+    imp.set_defaults(func=cmd_import)
+
+    exp = sub.add_parser("export", help="export contacts to a .vcf or CSV file")
+    _common(exp)
+    exp.add_argument("file", help="the file to write, or - for stdout")
+    scope = exp.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--user", metavar="NAME", help="every book this user can see")
+    scope.add_argument("--all", action="store_true", help="every book")
+    exp.add_argument("--format", choices=TRANSFER_FORMATS,
+                     help="file format (default: from the file name)")
+    exp.add_argument("--progress", action="store_true",
+                     help="show a progress bar even when stderr is not a terminal")
+    exp.set_defaults(func=cmd_export)
     return parser
 
 
@@ -244,6 +281,143 @@ def cmd_group_list(args, config: Config) -> int:
         for group, members in list_groups():
             names = ", ".join(f"{u} ({a})" for u, a in members) or "no members"
             print(f"{group.name}\t{group.display_name}\t{names}")
+    return 0
+
+
+class ProgressBar:
+    """`done/total`, rate and ETA on one stderr line, redrawn at most 10 times a second."""
+
+    def __init__(self, label: str, stream=None):
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.start = self.last = time.monotonic()
+        self.drawn = False
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self.last < 0.1:
+            return
+        self.last = now
+        elapsed = now - self.start
+        rate = done / elapsed if elapsed > 0 else 0.0
+        eta = f"ETA {_duration((total - done) / rate)}" if rate and done < total else \
+            f"in {_duration(elapsed)}"
+        filled = 30 * done // total if total else 30
+        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] "
+                          f"{done}/{total} {rate:,.0f}/s {eta}   ")
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _transfer_format(args: argparse.Namespace) -> str | None:
+    if args.format:
+        return args.format
+    return _EXTENSIONS.get(os.path.splitext(args.file)[1].lower())
+
+
+def _progress(args: argparse.Namespace, label: str) -> ProgressBar | None:
+    return ProgressBar(label) if args.progress or sys.stderr.isatty() else None
+
+
+def cmd_import(args, config: Config) -> int:
+    from .contacts import transfer
+    from .contacts.actor import Actor
+    from .contacts.users import get_user
+    fmt = _transfer_format(args)
+    if fmt is None:
+        print(f"davcontacts: cannot tell the format of {args.file!r}: give --format vcf|csv",
+              file=sys.stderr)
+        return 2
+    try:
+        data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"davcontacts: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    bar = _progress(args, "import")
+    with _open(config).connection_context():
+        if args.user:
+            user = get_user(args.user)
+            if not user.active:
+                raise DomainError(f"user {args.user!r} is deactivated")
+            actor, owner = Actor(user, door="import"), args.user
+        else:
+            actor, owner = Actor.cli(), args.book_owner
+        book = transfer.book_for_owner(owner)
+        options = dict(dry_run=args.dry_run, progress=bar,
+                       max_size=config.dav.max_resource_size)
+        try:
+            if fmt == "vcf":
+                report = transfer.import_vcf(actor, data, book=book, **options)
+            else:
+                try:
+                    text = data.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise DomainError(f"{args.file} is not UTF-8 text (invalid data at "
+                                      f"offset {exc.start})") from None
+                report = transfer.import_csv(actor, text, default_book=book, **options)
+        finally:
+            if bar:
+                bar.close()
+    what = "card" if fmt == "vcf" else "row"
+    for number, reason in report.failed:
+        print(f"{what} {number}: {reason}", file=sys.stderr)
+    verb = "would import" if args.dry_run else "imported"
+    print(f"{verb} {report.total} {what}s into {owner}: {report.created} created, "
+          f"{report.updated} updated (UID already in the book), {report.unchanged} unchanged, "
+          f"{len(report.failed)} failed" + (" (dry run: nothing written)" if args.dry_run else ""))
+    return 0 if report.ok else 1
+
+
+def cmd_export(args, config: Config) -> int:
+    from .acl.policy import visible_books
+    from .contacts import transfer
+    from .contacts.users import get_user
+    from .model import AddressBook
+    fmt = _transfer_format(args)
+    if fmt is None:
+        print(f"davcontacts: cannot tell the format of {args.file!r}: give --format vcf|csv",
+              file=sys.stderr)
+        return 2
+    to_stdout = args.file == "-"
+    bar = _progress(args, "export")
+    with _open(config).connection_context():
+        if args.user:
+            books = [vb.book for vb in visible_books(get_user(args.user))]
+        else:
+            books = list(AddressBook.select().order_by(AddressBook.id))
+        try:
+            with contextlib.ExitStack() as stack:
+                if fmt == "vcf":
+                    binary = (sys.stdout.buffer if to_stdout
+                              else stack.enter_context(open(args.file, "wb")))
+                    count = transfer.export_vcf(books, binary, progress=bar)
+                else:
+                    text = (io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
+                            if to_stdout else
+                            stack.enter_context(open(args.file, "w", encoding="utf-8",
+                                                     newline="")))
+                    count = transfer.export_csv(books, text, progress=bar)
+                    if to_stdout:
+                        text.flush()
+                        text.detach()  # leave stdout open
+        except OSError as exc:
+            print(f"davcontacts: cannot write {args.file}: {exc.strerror}", file=sys.stderr)
+            return 2
+        finally:
+            if bar:
+                bar.close()
+    print(f"exported {count} contacts from {len(books)} books to {args.file}",
+          file=sys.stderr if to_stdout else sys.stdout)
     return 0
 
 
