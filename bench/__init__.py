@@ -1,0 +1,1 @@
+"""The benchmark: davcontacts against Radicale and Xandikos (see run.py)."""
