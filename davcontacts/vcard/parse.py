@@ -17,6 +17,7 @@ SUPPORTED_VERSIONS = ("2.1", "3.0", "4.0")
 
 # CRLF, LF or CR; a run of CRs before LF counts once (iOS exports end lines with "\r\r\n").
 _LINE_BREAK = re.compile(r"\r*\n|\r")
+_ANY_LINE = re.compile(r"([^\r\n]*)(?:\r*\n|\r|$)")
 # C0 controls other than tab, LF and CR: RFC 6350 allows none and XML cannot carry them.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _FOLD = (" ", "\t")  # RFC 6350 §3.2: a continuation line starts with one space or tab
@@ -162,11 +163,13 @@ def split_cards(data: bytes | str) -> list[str]:
     """
     text = _decode(data, None)
     cards: list[str] = []
-    depth = start = start_no = pos = 0
-    # Split on LF (a CR before it stays on the line, so offsets stay exact); CR-only files on CR.
-    sep = "\n" if "\n" in text or "\r" not in text else "\r"
-    for line_no, line in enumerate(text.split(sep), 1):
-        begin, pos = pos, pos + len(line) + 1
+    depth = start = start_no = 0
+    # Any line break (CRLF, LF, bare CR, mixed within one file), offsets kept exact.
+    for line_no, match in enumerate(_ANY_LINE.finditer(text), 1):
+        begin, pos = match.start(), match.end()
+        line = match.group(1)
+        if begin == pos:
+            break
         if depth == 0:
             if not line or line.isspace():
                 continue

@@ -567,3 +567,13 @@ def test_other_control_characters_are_rejected() -> None:
     with pytest.raises(InvalidCard) as info:
         parse_card(text)
     assert "line 4" in info.value.reason and "U+001B" in info.value.reason
+
+
+def test_split_cards_with_mixed_line_breaks_in_one_file() -> None:
+    """An export mixes cards written with LF, bare CR and CRLF."""
+    text = ("BEGIN:VCARD\nVERSION:3.0\nUID:a\nFN:A\nEND:VCARD\n"
+            "BEGIN:VCARD\rVERSION:4.0\rUID:b\rFN:B\rEND:VCARD\r\n"
+            "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:c\r\nFN:C\r\nEND:VCARD\r\n")
+    cards = split_cards(text)
+    assert "".join(cards) == text
+    assert [parse_card(c).uid for c in cards] == ["a", "b", "c"]
