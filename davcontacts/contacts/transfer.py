@@ -29,14 +29,15 @@ from typing import BinaryIO, TextIO
 from peewee import DataError, IntegrityError
 
 from ..acl import policy
-from ..errors import DomainError, InvalidInput
-from ..model import AddressBook, Contact, Group, Lookup, User, utcnow, write_transaction
+from ..errors import DomainError, InvalidInput, NotFound
+from ..model import AddressBook, Contact, Group, Lookup, User, write_transaction
 from ..vcard import parse_card, split_cards
 from ..vcard.build import KINDS, build_card, default_fn, record_from_card, update_card
 from .actor import Actor
 from .cards import put_card
 from .csvrows import COLUMNS, CsvRow, column_names, parse_row, read_csv, row_cells
 from .groups import GROUP_BOOK_SLUG
+from .records import set_assignee
 from .users import PERSONAL_SLUG
 
 log = logging.getLogger(__name__)
@@ -108,9 +109,12 @@ def _store(actor: Actor, book: AddressBook, uid: str,
                 contact = result.contact
                 outcome = ("created" if result.created else
                            "updated" if result.changed else "unchanged")
-            if assignee is not _KEEP and contact is not None and contact.assignee_id != assignee:
-                (Contact.update(assignee=assignee, updated_at=utcnow())
-                 .where(Contact.id == contact.id).execute())
+            if assignee is not _KEEP and contact is not None and \
+                    _assignee_name(contact) != (assignee or None):
+                try:  # the one place that sets an assignee (and its rules)
+                    set_assignee(actor, contact, assignee or None)
+                except NotFound as exc:
+                    raise InvalidInput(f"assignee: {exc.reason}") from exc
                 outcome = "updated" if outcome == "unchanged" else outcome
             if dry_run:
                 raise _DryRun(outcome)
@@ -175,14 +179,13 @@ def import_csv(actor: Actor, text: str, *, default_book: AddressBook | None,
     columns = column_names(header, column_map or {})
     report = ImportReport(total=len(rows), dry_run=dry_run)
     books = _BookResolver(actor, default_book)
-    users: dict[str, int] = {}
     seen: dict[tuple[int, str], int] = {}
     for done, (number, cells) in enumerate(rows, 1):
 
         def step(number: int = number, cells: list[str] = cells) -> str:
             row = parse_row(columns, cells)
             book = books.resolve(row.owner)
-            assignee = _KEEP if row.assignee is None else _user_id(users, row.assignee)
+            assignee = _KEEP if row.assignee is None else row.assignee
             uid = row.record.uid or str(uuid.uuid4())
             _first_use(seen, (book.id, uid), number, "row")
             return _store(actor, book, uid, lambda existing: _csv_card(existing, row, uid),
@@ -214,15 +217,10 @@ def _csv_card(existing: Contact | None, row: CsvRow, uid: str) -> bytes | None:
     return None if text == existing.vcard else text.encode("utf-8")
 
 
-def _user_id(cache: dict[str, int], username: str) -> int | None:
-    if not username:
+def _assignee_name(contact: Contact) -> str | None:
+    if contact.assignee_id is None:
         return None
-    if username not in cache:
-        user = User.get_or_none((User.username == username) & (User.active == True))  # noqa: E712
-        if user is None:
-            raise InvalidInput(f"assignee: no active user named {username!r}")
-        cache[username] = user.id
-    return cache[username]
+    return User.select(User.username).where(User.id == contact.assignee_id).scalar()
 
 
 class _BookResolver:
