@@ -7,13 +7,12 @@ from peewee import (
     BigAutoField,
     BooleanField,
     CharField,
-    DateTimeField,
     ForeignKeyField,
     IntegerField,
     TextField,
 )
 
-from .base import BaseModel, utcnow
+from .base import BaseModel, DateTimeField, utcnow
 from .users import Group, User
 
 CONTACT_KINDS = ("person", "company", "group")

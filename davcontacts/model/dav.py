@@ -9,14 +9,13 @@ from peewee import (
     BlobField,
     BooleanField,
     CharField,
-    DateTimeField,
     FloatField,
     ForeignKeyField,
     IntegerField,
     TextField,
 )
 
-from .base import BaseModel, utcnow
+from .base import BaseModel, DateTimeField, utcnow
 from .users import User
 
 

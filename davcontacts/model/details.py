@@ -3,9 +3,9 @@ stored vCard), contact-group members, and business accounts (client, supplier)."
 
 from __future__ import annotations
 
-from peewee import AutoField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
+from peewee import AutoField, CharField, ForeignKeyField, IntegerField, TextField
 
-from .base import BaseModel, utcnow
+from .base import BaseModel, DateTimeField, utcnow
 from .books import Contact
 
 BUSINESS_ROLES = ("client", "supplier")
