@@ -73,7 +73,7 @@ SQLITE_PRAGMAS = {
     "foreign_keys": 1,
     "synchronous": "normal",
     "busy_timeout": 10000,
-    "cache_size": -16000,
+    "cache_size": -2000,
 }
 
 
