@@ -16,6 +16,7 @@ from ..contacts.actor import Actor
 from ..contacts.sync import last_change_id, make_token
 from ..errors import UnsupportedCard
 from ..model import Contact
+from ..model.base import RowReader
 from . import xmlns
 from .base import BoundedSink, LivePropertiesMixin, domain_call, live_property, timestamp
 from .errors import to_dav_error
@@ -29,25 +30,37 @@ from .variants import (
 
 VCARD_TYPES = ("text/vcard", "text/x-vcard", "text/directory")
 CARD_CONTENT_TYPE = "text/vcard; charset=utf-8"
-# Columns a listing needs: everything but the card text.
+# Columns a listing needs: everything but the card text; a report adds the text.
 LIST_COLUMNS = (Contact.id, Contact.book, Contact.name, Contact.uid, Contact.etag,
                 Contact.size, Contact.version, Contact.created_at, Contact.updated_at)
+LIST_ROWS = RowReader(Contact, LIST_COLUMNS)
+CARD_ROWS = RowReader(Contact, LIST_COLUMNS + (Contact.vcard,))
 
 
-def live_rows(book_id: int, *columns, batch: int = 500):
+def _live(book_id: int):
+    return (Contact.book == book_id) & Contact.name_key.is_null(False)
+
+
+def live_rows(book_id: int, reader: RowReader = CARD_ROWS, *, batch: int = 500):
     """A book's live cards in id order, read in keyset pages: memory stays bounded
     whatever the book's size (psycopg2 would fetch a whole result at once)."""
-    columns = columns or (Contact,)
     last = 0
     while True:
-        page = list(Contact.select(*columns)
-                    .where((Contact.book == book_id) & Contact.name_key.is_null(False)
-                           & (Contact.id > last))
-                    .order_by(Contact.id).limit(batch))
+        page = reader.run(reader.select().where(_live(book_id) & (Contact.id > last))
+                          .order_by(Contact.id).limit(batch))
         yield from page
         if len(page) < batch:
             return
         last = page[-1].id
+
+
+def live_rows_named(book_id: int, names: list[str],
+                    reader: RowReader = CARD_ROWS) -> dict[str, Contact]:
+    """The live cards of a book among `names` (at most a page of them), by name."""
+    if not names:
+        return {}
+    rows = reader.run(reader.select().where(_live(book_id) & Contact.name_key.in_(names)))
+    return {row.name: row for row in rows}
 
 
 def _actor(res) -> Actor:
@@ -139,10 +152,9 @@ class Book(LivePropertiesMixin, DAVCollection):
 
     def get_member_list(self):
         """All live cards from one query, without their text."""
-        rows = (Contact.select(*LIST_COLUMNS)
-                .where((Contact.book == self.vb.book.id) & (Contact.name_key.is_null(False)))
-                .order_by(Contact.name))
-        return [Card(self.card_path(r.name), self.environ, self.vb, r) for r in rows.iterator()]
+        rows = LIST_ROWS.run(LIST_ROWS.select().where(_live(self.vb.book.id))
+                             .order_by(Contact.name))
+        return [Card(self.card_path(r.name), self.environ, self.vb, r) for r in rows]
 
     def get_member_names(self):
         return [r[0] for r in Contact.select(Contact.name).where(

@@ -15,7 +15,7 @@ from wsgidav.dav_error import DAVError
 from ..model import Contact
 from . import xmlns
 from .base import context
-from .books import CARD_CONTENT_TYPE, LIST_COLUMNS, Book, Card, live_rows
+from .books import CARD_CONTENT_TYPE, LIST_ROWS, Book, Card, live_rows
 from .multistatus import Multistatus, empty_element, text_element, value_xml
 from .variants import served_version
 
@@ -80,7 +80,7 @@ def book_depth1(book: Book, names: list[str], environ: dict) -> Iterator[bytes]:
     found, forbidden, missing = render_resource(book, names)
     out.response(book.get_href(), found, missing, forbidden)
     base = ctx.href(book.path.rstrip("/") + "/")
-    for row in live_rows(book.vb.book.id, *LIST_COLUMNS):
+    for row in live_rows(book.vb.book.id, LIST_ROWS):
         _card_response(book, row, names, environ, out, base + xmlns.href_quote(row.name))
         if out.full:
             yield out.drain()

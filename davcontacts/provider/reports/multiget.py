@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ...model import Contact
 from .. import xmlns
 from ..base import context
-from ..books import Book
+from ..books import Book, live_rows_named
 from ..multistatus import Multistatus
 from . import href_to_path, register, render_card_props, requested_props
 
@@ -33,9 +32,7 @@ def _responses(book: Book, hrefs: list[str], prefix: str, props, environ) -> Ite
             path = href_to_path(href, ctx.mount)
             if path and path.startswith(prefix) and "/" not in path[len(prefix):]:
                 names[href] = path[len(prefix):]
-        rows = {row.name: row for row in Contact.select().where(
-            (Contact.book == book.vb.book.id) & Contact.name_key.in_(list(names.values())))} \
-            if names else {}
+        rows = live_rows_named(book.vb.book.id, list(names.values()))
         for href in page:
             row = rows.get(names.get(href))
             if row is None:

@@ -25,7 +25,7 @@ from ...vcard.parse import ContentLine, ParsedCard, parse_card, unescape_value
 from ...vcard.parse import text_value as property_text  # QP-decoded, unescaped value
 from .. import xmlns
 from ..base import context
-from ..books import Book
+from ..books import CARD_ROWS, Book
 from ..multistatus import Multistatus
 from . import parse_limit, register, render_card_props, requested_props
 
@@ -450,8 +450,8 @@ def rows_by_id(book_id: int, ids: Iterable[int]) -> Iterator[Contact]:
     """The full live rows for `ids`, in their order, a chunk at a time."""
     it = iter(ids)
     while chunk := list(islice(it, CHUNK)):
-        rows = {r.id: r for r in Contact.select().where(_live(book_id)
-                                                        & Contact.id.in_(chunk))}
+        rows = {r.id: r for r in CARD_ROWS.run(CARD_ROWS.select().where(
+            _live(book_id) & Contact.id.in_(chunk)))}
         yield from (rows[i] for i in chunk if i in rows)
 
 

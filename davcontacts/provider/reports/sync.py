@@ -10,10 +10,9 @@ from collections.abc import Iterator
 from wsgidav.dav_error import DAVError
 
 from ...contacts.sync import changes_since, last_change_id, live_count, make_token, parse_token
-from ...model import Contact
 from .. import xmlns
 from ..base import context
-from ..books import Book, live_rows
+from ..books import CARD_ROWS, LIST_ROWS, Book, live_rows, live_rows_named
 from ..multistatus import Multistatus, text_element
 from . import parse_limit, register, render_card_props, requested_props
 
@@ -50,7 +49,8 @@ def _initial(book: Book, props, environ, token: str) -> Iterator[bytes]:
     """Every live member, read in pages and sent in pieces."""
     ctx = context(environ)
     out = Multistatus()
-    for row in live_rows(book.vb.book.id):
+    wants_text = any(el.tag == xmlns.card("address-data") for el in props)
+    for row in live_rows(book.vb.book.id, CARD_ROWS if wants_text else LIST_ROWS):
         found, missing = render_card_props(book, row, props, environ)
         out.response(ctx.href(book.card_path(row.name)), found, missing)
         if out.full:
@@ -69,8 +69,7 @@ def _incremental(book: Book, props, environ, changed, truncated: bool,
     for i in range(0, len(changed), 500):
         page = changed[i:i + 500]
         live = [c.name for c in page if not c.removed]
-        rows = {row.name: row for row in Contact.select().where(
-            (Contact.book == book_id) & Contact.name_key.in_(live))} if live else {}
+        rows = live_rows_named(book_id, live)
         for c in page:
             href = ctx.href(book.card_path(c.name))
             row = rows.get(c.name)
