@@ -1,19 +1,46 @@
-"""Who may do what on which scope. The provider, the admin and the CLI ask here and
-never decide themselves.
+"""Who may do what on which scope or record. The provider, the admin and the CLI ask
+here and never decide themselves.
 
-Scopes are address books (owned by a user or a group) and a user's home (their
-books plus plain WebDAV files). Access to a book is `write`, `read` or nothing.
+Scopes are address books (owned by a user or a group); records are contacts, each in
+one book and in one state (`active`, `archived`, `deleted`). The whole policy:
+
+- A user's *access* to a book is `write`, `read` or nothing: admins and super admins
+  write every book; a member writes their own books and reaches a group's books with
+  the access of their membership (`_access`). Inactive users reach nothing.
+- A record is *visible* when its book is, and, if deleted, only to super admins.
+- Invisible → NotFound for every action. Visible: `read` is allowed; `administer` is
+  for admins; `write`, `delete`, `archive` and `restore` need write access, and
+  restoring a deleted record needs a super admin (the only ones who see it).
+
+`decide` is that rule; `allowed` and `require` ask it; `contact_scope` is the same
+rule as a SQL condition for listings. Over DAV a user still reaches only the books of
+their own home (`visible_books`), with the access decided here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import Forbidden, NotFound
-from ..model import AddressBook, Group, Lookup, Membership, User
+from peewee import SQL, Expression
 
+from ..errors import DomainError, Forbidden, NotFound
+from ..model import AddressBook, Contact, Group, Lookup, Membership, User
+
+# Actions (DESIGN.md "Access control").
 READ = "read"
 WRITE = "write"
+DELETE = "delete"
+ARCHIVE = "archive"
+RESTORE = "restore"
+ADMINISTER = "administer"
+ACTIONS = (READ, WRITE, DELETE, ARCHIVE, RESTORE, ADMINISTER)
+
+SUPERADMIN = "superadmin"
+ADMIN = "admin"
+STAFF = (SUPERADMIN, ADMIN)
+
+# A target: a scope, a record, or None for the installation itself (users, groups).
+Target = AddressBook | Contact | None
 
 # RFC 3744 privileges reported in current-user-privilege-set, listed explicitly
 # (CLIENTS.md: Outlook and Thunderbird do not understand `all` alone).
@@ -40,16 +67,122 @@ def is_reserved_segment(segment: str) -> bool:
     return segment.startswith("group-")
 
 
-def book_access(user: User | None, book: AddressBook) -> str | None:
-    """`write`, `read`, or None for a user on a book."""
-    if user is None or not user.active:
+def _signed_in(user: User | None) -> bool:
+    return user is not None and bool(user.active)
+
+
+def _access(user: User | None, *, owns: bool, membership: str | None) -> str | None:
+    """The one rule for a user's access to a book: `write`, `read` or None."""
+    if not _signed_in(user):
         return None
-    if book.owner_user_id is not None:
-        return WRITE if book.owner_user_id == user.id else None
-    m = (Membership.select(Membership.access)
-         .where((Membership.user == user.id) & (Membership.group == book.owner_group_id))
-         .first())
-    return m.access if m else None
+    if user.role in STAFF or owns:
+        return WRITE
+    return membership
+
+
+def _sees_deleted(user: User) -> bool:
+    """Deleted contacts exist for super admins only."""
+    return user.role == SUPERADMIN
+
+
+def book_access(user: User | None, book: AddressBook) -> str | None:
+    """`write`, `read`, or None for a user on a book (at most one query)."""
+    if not _signed_in(user):
+        return None
+    owns = book.owner_user_id is not None and book.owner_user_id == user.id
+    membership = None
+    if not owns and user.role not in STAFF and book.owner_group_id is not None:
+        m = (Membership.select(Membership.access)
+             .where((Membership.user == user.id) & (Membership.group == book.owner_group_id))
+             .first())
+        membership = m.access if m else None
+    return _access(user, owns=owns, membership=membership)
+
+
+def _contact_access(user: User | None, contact: Contact) -> str | None:
+    """`book_access` for a contact's book, loading the book (once: peewee caches it on
+    the contact) only when the role alone does not decide."""
+    if _signed_in(user) and user.role in STAFF:
+        return _access(user, owns=False, membership=None)
+    return book_access(user, contact.book)
+
+
+def decide(user: User | None, action: str, target: Target) -> DomainError | None:
+    """None if `user` may do `action` on `target`, else the error to raise: NotFound
+    when they cannot even see it, Forbidden when they see it but may not act."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    if target is None:
+        if _signed_in(user) and user.role in STAFF and action == ADMINISTER:
+            return None
+        return Forbidden("only admins manage users and groups")
+    if isinstance(target, Contact):
+        access = _contact_access(user, target)
+        if access is None or (target.state == "deleted" and not _sees_deleted(user)):
+            return NotFound("no such contact")
+    else:
+        access = book_access(user, target)
+        if access is None:
+            return NotFound("no such address book")
+    if action == READ:
+        return None
+    if action == ADMINISTER:
+        return None if user.role in STAFF else Forbidden("only admins may administer this")
+    if action == RESTORE and isinstance(target, Contact) and target.state == "deleted":
+        return None if _sees_deleted(user) else Forbidden(
+            "only super admins restore deleted contacts")
+    if access != WRITE:
+        return Forbidden("read-only access to this address book")
+    return None
+
+
+def allowed(user: User | None, action: str, target: Target) -> bool:
+    """May `user` do `action` (READ … ADMINISTER) on a book, a contact, or (None) the
+    installation's users and groups?"""
+    return decide(user, action, target) is None
+
+
+def require(user: User | None, action: str, target: Target) -> None:
+    """Raise NotFound (cannot see it) or Forbidden (sees it, may not act) unless
+    `allowed(user, action, target)`."""
+    error = decide(user, action, target)
+    if error is not None:
+        raise error
+
+
+def _nothing() -> Expression:
+    return SQL("1 = 0")
+
+
+def _reachable(column, user: User) -> Expression:
+    """`column` (a book id) names a member's own book or one of their groups' books."""
+    own = AddressBook.select(AddressBook.id).where(AddressBook.owner_user == user.id)
+    groups = (AddressBook.select(AddressBook.id)
+              .join(Membership, on=(Membership.group == AddressBook.owner_group))
+              .where(Membership.user == user.id))
+    return column.in_(own) | column.in_(groups)
+
+
+def book_scope(user: User | None) -> Expression | None:
+    """`decide`'s visibility of books as a SQL condition on AddressBook (None: every
+    book)."""
+    if not _signed_in(user):
+        return _nothing()
+    if user.role in STAFF:
+        return None
+    return _reachable(AddressBook.id, user)
+
+
+def contact_scope(user: User | None) -> Expression | None:
+    """`decide`'s visibility of contacts as a SQL condition on Contact (None: every
+    contact), so a listing is filtered by the database, not row by row."""
+    if not _signed_in(user):
+        return _nothing()
+    books = None if user.role in STAFF else _reachable(Contact.book, user)
+    if _sees_deleted(user):
+        return books
+    not_deleted = Contact.state != "deleted"
+    return not_deleted if books is None else books & not_deleted
 
 
 def privileges(access: str | None) -> tuple[str, ...]:
@@ -63,19 +196,17 @@ def privileges(access: str | None) -> tuple[str, ...]:
 
 def require_book(user: User | None, book: AddressBook, action: str) -> None:
     """Raise NotFound if the user cannot see the book, Forbidden if they may see but
-    not `action` (read/write) on it."""
-    access = book_access(user, book)
-    if access is None:
-        raise NotFound("no such address book")
-    if action == WRITE and access != WRITE:
-        raise Forbidden("read-only access to this address book")
+    not `action` on it (thin wrapper of `require`)."""
+    require(user, action, book)
 
 
 def visible_books(user: User) -> list[VisibleBook]:
-    """The user's own books and one per group book they are a member of (2 queries)."""
-    if not user.active:
+    """The books of a user's DAV home: their own and one per group book they are a
+    member of (2 queries), each with the access `_access` gives."""
+    if not _signed_in(user):
         return []
-    out = [VisibleBook(b, b.slug, WRITE)
+    own = _access(user, owns=True, membership=None)
+    out = [VisibleBook(b, b.slug, own)
            for b in AddressBook.select().where(AddressBook.owner_user == user.id)
            .order_by(AddressBook.id)]
     rows = (AddressBook.select(AddressBook, Group.name.alias("group_name"),
@@ -85,7 +216,8 @@ def visible_books(user: User) -> list[VisibleBook]:
             .where(Membership.user == user.id)
             .order_by(Group.name, AddressBook.id)
             .objects())
-    out.extend(VisibleBook(b, group_book_segment(b.group_name, b.slug), b.access) for b in rows)
+    out.extend(VisibleBook(b, group_book_segment(b.group_name, b.slug),
+                           _access(user, owns=False, membership=b.access)) for b in rows)
     return out
 
 
@@ -94,9 +226,11 @@ _OWN_BOOK = Lookup(AddressBook, '"owner_user_id" = {p} AND "slug" = {p}', limit=
 
 def find_visible_book(user: User, segment: str) -> VisibleBook | None:
     """The book a user reaches at `segment` of their home, or None."""
+    if not _signed_in(user):
+        return None
     if not is_reserved_segment(segment):
         b = _OWN_BOOK.first(user.id, segment)
-        return VisibleBook(b, segment, WRITE) if b and user.active else None
+        return VisibleBook(b, segment, _access(user, owns=True, membership=None)) if b else None
     for vb in visible_books(user):
         if vb.segment == segment:
             return vb
@@ -105,12 +239,13 @@ def find_visible_book(user: User, segment: str) -> VisibleBook | None:
 
 def may_use_home(user: User | None, owner_username: str) -> bool:
     """Only the owner reaches a home and a principal over DAV."""
-    return user is not None and user.active and user.username == owner_username
+    return _signed_in(user) and user.username == owner_username
 
 
 def can_manage_users(user: User | None) -> bool:
-    return user is not None and user.active and user.role in ("superadmin", "admin")
+    return allowed(user, ADMINISTER, None)
 
 
 def can_restore_deleted(user: User | None) -> bool:
-    return user is not None and user.active and user.role == "superadmin"
+    """May this user see and restore deleted contacts?"""
+    return _signed_in(user) and _sees_deleted(user)

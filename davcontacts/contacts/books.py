@@ -6,6 +6,7 @@ from ..acl import policy
 from ..errors import Conflict, Forbidden, InvalidInput
 from ..model import AddressBook, Resource, User
 from .actor import Actor
+from .records import require
 
 MAX_SEGMENT = 128
 
@@ -18,7 +19,7 @@ def validate_segment(segment: str) -> None:
 def create_book(actor: Actor, owner: User, slug: str, *, display_name: str = "",
                 description: str = "") -> AddressBook:
     """Create a book in a user's own home (extended MKCOL, admin)."""
-    if not actor.is_system and (actor.user is None or actor.user.id != owner.id):
+    if not (actor.is_system or policy.may_use_home(actor.user, owner.username)):
         raise Forbidden("address books are created in your own home")
     validate_segment(slug)
     if policy.is_reserved_segment(slug):
@@ -33,8 +34,7 @@ def create_book(actor: Actor, owner: User, slug: str, *, display_name: str = "",
 def update_book(actor: Actor, book: AddressBook, *, display_name: str | None = None,
                 description: str | None = None) -> None:
     """Change a book's displayname / addressbook-description (PROPPATCH, admin)."""
-    if not actor.is_system:
-        policy.require_book(actor.user, book, policy.WRITE)
+    require(actor, policy.WRITE, book)
     fields = {}
     if display_name is not None:
         fields["display_name"] = display_name[:255]

@@ -1,8 +1,10 @@
-"""The one write path for cards: create, replace, soft delete, rename and move.
+"""The one write path for cards: create, replace, rename and move, the visibility
+states (archive, soft delete, restore) and the change of owner.
 
-Each operation checks the ACL, validates, writes the row, a Revision and a Change in
-one transaction, with a compare-and-swap on the ETag so that two processes cannot
-both win a precondition (WSGIDAV.md §4).
+Each operation asks the ACL, validates, writes the row, a Revision and a Change in
+one transaction, with a compare-and-swap on the ETag (or the state) so that two
+processes cannot both win a precondition (WSGIDAV.md §4). A card that leaves DAV
+(archived, deleted, moved away) is logged as removed, one that comes back as new.
 """
 
 from __future__ import annotations
@@ -12,16 +14,40 @@ from dataclasses import dataclass
 from peewee import IntegrityError
 
 from ..acl import policy
-from ..errors import InvalidInput, NotFound, PreconditionFailed, TooLarge, UidConflict
+from ..errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    TooLarge,
+    UidConflict,
+)
 from ..model import AddressBook, Contact, Lookup, Revision, utcnow, write_transaction
 from ..vcard import parse_card
 from ..vcard.derive import card_etag, derive_columns, derive_details, photo_size
 from ..vcard.parse import ParsedCard
 from .actor import Actor
-from .records import company_people, follow_linked_user, resolve_company, store_details
+from .records import (
+    company_people,
+    follow_linked_user,
+    move_tags,
+    require,
+    resolve_company,
+    store_details,
+)
 from .sync import record_change
 
 MAX_NAME = 512
+MAX_UID = 512  # Contact.uid is a VARCHAR(512): PostgreSQL refuses longer values
+
+
+class CardTaken(Conflict):
+    """A live card of the book already holds the name or UID a restore or an owner
+    change needs. Neither card is touched; `existing` is the live one."""
+
+    def __init__(self, reason: str, *, existing: Contact):
+        super().__init__(reason)
+        self.existing = existing
 
 
 @dataclass(frozen=True)
@@ -45,11 +71,6 @@ def live_card(book_id: int, name: str) -> Contact | None:
     return _LIVE_CARD.first(book_id, name)
 
 
-def _check_write(actor: Actor, book: AddressBook) -> None:
-    if not actor.is_system:
-        policy.require_book(actor.user, book, policy.WRITE)
-
-
 def _uid_owner(book_id: int, uid: str, exclude_id: int | None) -> Contact | None:
     holder = _UID_HOLDER.first(book_id, uid)
     return None if holder is None or holder.id == exclude_id else holder
@@ -64,9 +85,11 @@ def put_card(actor: Actor, book: AddressBook, name: str, data: bytes, *,
     it must not exist (If-None-Match: *). Storing the same bytes again is a no-op, so
     a client's retried create does not duplicate anything.
     """
-    _check_write(actor, book)
+    require(actor, policy.WRITE, book)
     validate_name(name)
     card = parse_card(data, max_size=max_size)
+    if len(card.uid) > MAX_UID:
+        raise InvalidInput(f"the UID is longer than {MAX_UID} characters")
     if max_photo is not None and photo_size(card) > max_photo:
         raise TooLarge(f"the PHOTO is larger than {max_photo} bytes")
     with write_transaction():
@@ -165,19 +188,33 @@ def _rename_company(actor: Actor, company: Contact) -> None:
 
 
 def delete_card(actor: Actor, contact: Contact, *, expected_etag: str | None = None) -> None:
-    """Soft delete: the card leaves DAV (404, reported removed by sync); its row and
-    revisions stay for a super admin to restore."""
-    book = AddressBook.get_by_id(contact.book_id)
-    _check_write(actor, book)
+    """Soft delete an active or archived card: it leaves DAV (404, reported removed by
+    sync); its row and revisions stay for a super admin to restore."""
+    require(actor, policy.DELETE, contact)
+    if contact.state == "deleted":
+        raise Conflict(f"{contact.name} is already deleted")
     _hide(actor, contact, state="deleted", action="delete", expected_etag=expected_etag)
+
+
+def archive_card(actor: Actor, contact: Contact) -> None:
+    """Archive an active card: it leaves DAV like a deleted one, but anyone who may
+    write its book sees it in the admin and may restore it."""
+    require(actor, policy.ARCHIVE, contact)
+    if contact.state != "active":
+        raise Conflict(f"{contact.name} is {contact.state}; only an active card is archived")
+    _hide(actor, contact, state="archived", action="archive", expected_etag=None)
 
 
 def _hide(actor: Actor, contact: Contact, *, state: str, action: str,
           expected_etag: str | None) -> None:
+    """Move a card from its current state to a hidden one (compare-and-swap on the
+    state). Only a card that was live is reported removed: a hidden card's name may
+    already belong to a new live card, which must not vanish from clients."""
     author = actor.user.id if actor.user else None
     now = utcnow()
+    was_live = contact.state == "active"
     with write_transaction():
-        cond = (Contact.id == contact.id) & (Contact.state == "active")
+        cond = (Contact.id == contact.id) & (Contact.state == contact.state)
         if expected_etag is not None:
             cond &= Contact.etag == expected_etag
         updated = (Contact.update(state=state, name_key=None, uid_key=None,
@@ -187,8 +224,50 @@ def _hide(actor: Actor, contact: Contact, *, state: str, action: str,
             raise PreconditionFailed(f"{contact.name} was changed concurrently")
         Revision.create(contact=contact.id, vcard=contact.vcard, etag=contact.etag,
                         action=action, door=actor.door, author=author, created_at=now)
-        record_change(contact.book_id, contact.name, removed=True)
-        contact.state = state
+        if was_live:
+            record_change(contact.book_id, contact.name, removed=True)
+    contact.state, contact.name_key, contact.uid_key = state, None, None
+    contact.state_changed_by, contact.state_changed_at = author, now
+
+
+def restore_card(actor: Actor, contact: Contact) -> None:
+    """Bring an archived or deleted card back to active in its book, under its name,
+    with the same bytes and ETag; sync clients see it as new. Archived cards: anyone
+    who may write the book; deleted ones: super admins. If a live card now holds its
+    name or UID, CardTaken names that card and nothing changes."""
+    require(actor, policy.RESTORE, contact)
+    if contact.state == "active":
+        raise Conflict(f"{contact.name} is active; there is nothing to restore")
+    author = actor.user.id if actor.user else None
+    now = utcnow()
+    with write_transaction():
+        _ensure_free(contact.book_id, contact, "restore")
+        try:
+            with write_transaction():
+                updated = (Contact.update(state="active", name_key=contact.name,
+                                          uid_key=contact.uid, state_changed_by=author,
+                                          state_changed_at=now, updated_at=now)
+                           .where((Contact.id == contact.id)
+                                  & (Contact.state == contact.state)).execute())
+        except IntegrityError as exc:  # a concurrent create took the name or UID
+            raise Conflict(f"{contact.name}: its name or UID was taken concurrently") from exc
+        if updated != 1:
+            raise PreconditionFailed(f"{contact.name} was changed concurrently")
+        Revision.create(contact=contact.id, vcard=contact.vcard, etag=contact.etag,
+                        action="restore", door=actor.door, author=author, created_at=now)
+        record_change(contact.book_id, contact.name, removed=False)
+    contact.state, contact.name_key, contact.uid_key = "active", contact.name, contact.uid
+    contact.state_changed_by, contact.state_changed_at = author, now
+
+
+def _ensure_free(book_id: int, contact: Contact, verb: str) -> None:
+    """Raise CardTaken if another live card of the book has the card's name or UID."""
+    for what, value, holder in (("name", contact.name, live_card(book_id, contact.name)),
+                                ("UID", contact.uid, _UID_HOLDER.first(book_id, contact.uid))):
+        if holder is not None and holder.id != contact.id:
+            raise CardTaken(f"cannot {verb} {contact.name}: its {what} {value!r} is now used "
+                            f"by the live card {holder.name} ({holder.display_name!r}) "
+                            f"[contact {holder.id}]", existing=holder)
 
 
 def move_card(actor: Actor, contact: Contact, dest_book: AddressBook, dest_name: str, *,
@@ -196,12 +275,9 @@ def move_card(actor: Actor, contact: Contact, dest_book: AddressBook, dest_name:
     """Rename a card or move it to another book (MOVE). As sync clients must see it:
     removed at the old name, created at the new one; its history goes with it.
     Returns True if the destination existed (and was replaced)."""
-    src_book = AddressBook.get_by_id(contact.book_id)
-    _check_write(actor, src_book)
-    _check_write(actor, dest_book)
+    require(actor, policy.WRITE, contact)
+    require(actor, policy.WRITE, dest_book)
     validate_name(dest_name)
-    author = actor.user.id if actor.user else None
-    now = utcnow()
     with write_transaction():
         target = live_card(dest_book.id, dest_name)
         if target is not None and target.id == contact.id:
@@ -214,17 +290,59 @@ def move_card(actor: Actor, contact: Contact, dest_book: AddressBook, dest_name:
         if clash:
             raise UidConflict(f"UID {contact.uid!r} is already used by {clash.name}",
                               existing_name=clash.name, book_id=dest_book.id)
-        # Free the source keys first: the unique (book, uid_key) index would
-        # otherwise see the card twice within one book.
-        Contact.update(name_key=None, uid_key=None).where(Contact.id == contact.id).execute()
-        Contact.update(book=dest_book.id, name=dest_name, name_key=dest_name,
-                       uid_key=contact.uid, updated_at=now).where(
-            Contact.id == contact.id).execute()
-        Revision.create(contact=contact.id, vcard=contact.vcard, etag=contact.etag,
-                        action="move", door=actor.door, author=author, created_at=now)
-        record_change(src_book.id, contact.name, removed=True)
-        record_change(dest_book.id, dest_name, removed=False)
+        _relocate(actor, contact, dest_book, dest_name, action="move")
         return target is not None
+
+
+def change_owner(actor: Actor, contact: Contact, dest_book: AddressBook) -> None:
+    """Give a card to another owner scope, under the same name. Sync clients of the
+    old book see it removed, those of the new one see it created; its revisions stay
+    with it. Needs write on both books; a live card of the destination with the same
+    name or UID raises CardTaken (nothing is replaced). A hidden (archived, deleted)
+    card moves quietly and is checked when it is restored."""
+    require(actor, policy.WRITE, contact)
+    require(actor, policy.WRITE, dest_book)
+    if contact.book_id == dest_book.id:
+        return
+    with write_transaction():
+        if contact.state == "active":
+            _ensure_free(dest_book.id, contact, "move")
+        _relocate(actor, contact, dest_book, contact.name, action="owner")
+
+
+def _relocate(actor: Actor, contact: Contact, dest_book: AddressBook, dest_name: str, *,
+              action: str) -> None:
+    """Put a card at `dest_name` of `dest_book` (the caller checked the destination is
+    free and holds the transaction): the row, its tags, a Revision, and for a live card
+    a removal in the old place and a creation in the new one."""
+    author = actor.user.id if actor.user else None
+    now = utcnow()
+    live = contact.state == "active"
+    src_book_id, src_name = contact.book_id, contact.name
+    this = (Contact.id == contact.id) & (Contact.state == contact.state)
+    # Free the source keys first: the unique (book, uid_key) index would otherwise
+    # see the card twice within one book. The state is compared and swapped, so a
+    # card hidden meanwhile is not brought back to life by a stale caller.
+    if Contact.update(name_key=None, uid_key=None).where(this).execute() != 1:
+        raise PreconditionFailed(f"{contact.name} was changed concurrently")
+    try:
+        with write_transaction():
+            Contact.update(book=dest_book.id, name=dest_name,
+                           name_key=dest_name if live else None,
+                           uid_key=contact.uid if live else None, updated_at=now).where(
+                this).execute()
+    except IntegrityError as exc:  # a concurrent create took the name or UID
+        raise Conflict(f"{dest_name}: its name or UID was taken concurrently") from exc
+    if dest_book.id != src_book_id:
+        move_tags(contact.id, dest_book.id)
+    Revision.create(contact=contact.id, vcard=contact.vcard, etag=contact.etag,
+                    action=action, door=actor.door, author=author, created_at=now)
+    if live:
+        record_change(src_book_id, src_name, removed=True)
+        record_change(dest_book.id, dest_name, removed=False)
+    contact.book, contact.name = dest_book, dest_name
+    contact.name_key = dest_name if live else None
+    contact.uid_key = contact.uid if live else None
 
 
 def copy_card(actor: Actor, contact: Contact, dest_book: AddressBook, dest_name: str, *,

@@ -1,15 +1,19 @@
 """The CRM side of a contact, kept in step by the write path (cards.py) or changed
 through these operations: detail rows, tags, group members, the company link, the
-linked user, assignee, reports-to and business accounts."""
+linked user, assignee, reports-to and business accounts; and how the model API finds
+contacts (one by id, a listing), always through the ACL."""
 
 from __future__ import annotations
 
-from peewee import fn
+from collections.abc import Iterable
+
+from peewee import ModelSelect, fn
 
 from ..acl import policy
-from ..errors import Conflict, Forbidden, InvalidInput, NotFound
+from ..errors import Conflict, InvalidInput, NotFound
 from ..model import (
     BUSINESS_ROLES,
+    CONTACT_STATES,
     AddressBook,
     BusinessAccount,
     Contact,
@@ -24,6 +28,48 @@ from ..model import (
 )
 from ..vcard.derive import CardDetails
 from .actor import Actor
+
+
+def require(actor: Actor, action: str, target: policy.Target) -> None:
+    """The ACL's answer for an actor (the local command line may do everything)."""
+    if not actor.is_system:
+        policy.require(actor.user, action, target)
+
+
+def get_record(actor: Actor, contact_id: int) -> Contact:
+    """One contact by id, in any state the actor may see (NotFound otherwise)."""
+    contact = Contact.get_or_none(Contact.id == contact_id)
+    if contact is None:
+        raise NotFound("no such contact")
+    require(actor, policy.READ, contact)
+    return contact
+
+
+def list_contacts(actor: Actor, *, state: str | Iterable[str] | None = "active",
+                  book: AddressBook | None = None, kind: str | None = None) -> ModelSelect:
+    """The contacts an actor may see, by display name: a query filtered in SQL by the
+    ACL (`policy.contact_scope`), a state (or several; None: every state they may
+    see), a book and a kind. The caller pages it (`.paginate()`, `.limit()`)."""
+    query = Contact.select()
+    conds = []
+    if not actor.is_system:
+        scope = policy.contact_scope(actor.user)
+        if scope is not None:
+            conds.append(scope)
+    if state is not None:
+        states = [state] if isinstance(state, str) else list(state)
+        unknown = [s for s in states if s not in CONTACT_STATES]
+        if unknown:
+            raise InvalidInput(f"unknown state {unknown[0]!r}: choose "
+                               + ", ".join(CONTACT_STATES))
+        conds.append(Contact.state.in_(states))
+    if book is not None:
+        conds.append(Contact.book == book.id)
+    if kind is not None:
+        conds.append(Contact.kind == kind)
+    for cond in conds:
+        query = query.where(cond)
+    return query.order_by(Contact.display_name, Contact.id)
 
 
 def store_details(contact_id: int, book_id: int, details: CardDetails, *, new: bool) -> None:
@@ -63,6 +109,17 @@ def tag_ids(book_id: int, names: list[str]) -> list[int]:
     return [by_name[n] for n in names if n in by_name]
 
 
+def move_tags(contact_id: int, book_id: int) -> None:
+    """Link a card that changed book to the same-named tags of its new book (tags are
+    per scope; in the caller's transaction)."""
+    names = [n for (n,) in Tag.select(Tag.name).join(ContactTag)
+             .where(ContactTag.contact == contact_id).tuples()]
+    ContactTag.delete().where(ContactTag.contact == contact_id).execute()
+    if names:
+        ContactTag.insert_many([{"contact": contact_id, "tag": tag_id}
+                                for tag_id in tag_ids(book_id, names)]).execute()
+
+
 def resolve_company(actor: Actor, book_id: int, org: str, current: int | None) -> int | None:
     """The company an incoming ORG links to: the current link while its name still
     matches, else the one visible company of that name; never a guess among several."""
@@ -100,14 +157,14 @@ def company_people(company: Contact) -> list[Contact]:
                 .order_by(Contact.display_name))
 
 
-# Operations on a contact's CRM fields: each checks write access to its book.
+# Operations on a contact's CRM fields: each asks the ACL for `write` on the contact.
 
 def _writable(actor: Actor, contact: Contact) -> None:
-    if not actor.is_system:
-        policy.require_book(actor.user, AddressBook.get_by_id(contact.book_id), policy.WRITE)
+    require(actor, policy.WRITE, contact)
 
 
 def set_assignee(actor: Actor, contact: Contact, username: str | None) -> None:
+    """Assign the contact to an active user (None: to nobody); needs write on it."""
     _writable(actor, contact)
     user = None
     if username:
@@ -123,9 +180,7 @@ def set_reports_to(actor: Actor, contact: Contact, manager: Contact | None) -> N
     if manager is not None:
         if manager.id == contact.id:
             raise InvalidInput("a contact cannot report to itself")
-        if not actor.is_system and policy.book_access(
-                actor.user, AddressBook.get_by_id(manager.book_id)) is None:
-            raise NotFound("no such contact")
+        require(actor, policy.READ, manager)
     Contact.update(reports_to=manager).where(Contact.id == contact.id).execute()
     contact.reports_to = manager
 
@@ -133,8 +188,7 @@ def set_reports_to(actor: Actor, contact: Contact, manager: Contact | None) -> N
 def link_user(actor: Actor, contact: Contact, username: str) -> None:
     """Link a person to a system user (one contact per user and vice versa)."""
     _writable(actor, contact)
-    if not (actor.is_system or policy.can_manage_users(actor.user)):
-        raise Forbidden("only admins link contacts to users")
+    require(actor, policy.ADMINISTER, contact)
     if contact.kind != "person":
         raise InvalidInput("only a person can be linked to a user")
     user = User.get_or_none(User.username == username)
