@@ -9,7 +9,14 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from .parse import ContentLine, ParsedCard, structured_components, text_value, unescape_value
+from .parse import (
+    ContentLine,
+    ParsedCard,
+    raw_value,
+    structured_components,
+    text_value,
+    unescape_value,
+)
 
 VALUE_FIELDS = ("EMAIL", "TEL", "URL", "IMPP")
 ADDRESS_KINDS = ("billing", "shipping", "work", "home")
@@ -80,10 +87,12 @@ def derive_details(card: ParsedCard) -> CardDetails:
     for line in card.lines:
         if line.name in VALUE_FIELDS:
             value = text_value(line).strip()
+            if line.name == "TEL" and value[:4].lower() == "tel:":
+                value = value[4:]  # a vCard 4 tel: URI (RFC 3966): the number, as build.py reads it
             if value:
                 details.values.append((line.name, _types(line), _clip(value, 1024)))
         elif line.name == "ADR":
-            parts = structured_components(line.value) + [""] * 7
+            parts = structured_components(raw_value(line)) + [""] * 7
             types = _types(line)
             label = labels.get(line.group.lower(), "") if line.group else ""
             details.addresses.append(Address(
@@ -91,7 +100,7 @@ def derive_details(card: ParsedCard) -> CardDetails:
                 _clip(parts[3].strip(), 255), _clip(parts[4].strip(), 255),
                 _clip(parts[5].strip(), 64), _clip(parts[6].strip(), 255)))
         elif line.name == "CATEGORIES":
-            for tag in split_list(line.value):
+            for tag in split_list(raw_value(line)):
                 if tag and tag.casefold() not in seen_tags:
                     seen_tags.add(tag.casefold())
                     details.tags.append(_clip(tag, 255))
@@ -100,7 +109,7 @@ def derive_details(card: ParsedCard) -> CardDetails:
             if uid:
                 details.members.append(_clip(uid, 512))
         elif line.name == "ORG" and not details.org:
-            details.org = [p.strip() for p in structured_components(line.value)]
+            details.org = [p.strip() for p in structured_components(raw_value(line))]
     return details
 
 
@@ -126,7 +135,7 @@ def derive_columns(card: ParsedCard, details: CardDetails | None = None) -> dict
     """The listing and search columns of the contact row."""
     details = details or derive_details(card)
     n = card.first("N")
-    parts = (structured_components(n.value) if n else []) + [""] * 5
+    parts = (structured_components(raw_value(n)) if n else []) + [""] * 5
     family, given, middle, prefix, suffix = (p.strip() for p in parts[:5])
     org = details.org[0] if details.org else ""
     first = {name: next((v for f, _, v in details.values if f == name), "")

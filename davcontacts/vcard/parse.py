@@ -319,17 +319,24 @@ def _is_quoted_printable(params: Params) -> bool:
     return False
 
 
+def raw_value(line: ContentLine) -> str:
+    """The value with QUOTED-PRINTABLE decoded (2.1 and some 3.0 exports: Android, Outlook)
+    and escapes kept: what ``structured_components`` and list splitting take (N, ADR, ORG,
+    CATEGORIES)."""
+    if not _is_quoted_printable(line.params):
+        return line.value
+    raw = quopri.decodestring(line.value.encode("utf-8"))
+    charset = (line.param_values("CHARSET") or ["utf-8"])[0]
+    try:
+        value = raw.decode(charset, errors="replace")
+    except LookupError:
+        value = raw.decode("utf-8", errors="replace")
+    return value
+
+
 def text_value(line: ContentLine) -> str:
     """A text value: quoted-printable decoded (2.1 and some 3.0 exports), then unescaped."""
-    value = line.value
-    if _is_quoted_printable(line.params):
-        raw = quopri.decodestring(value.encode("utf-8"))
-        charset = (line.param_values("CHARSET") or ["utf-8"])[0]
-        try:
-            value = raw.decode(charset, errors="replace")
-        except LookupError:
-            value = raw.decode("utf-8", errors="replace")
-    return unescape_value(value)
+    return unescape_value(raw_value(line))
 
 
 def _facts(lines: tuple[ContentLine, ...]) -> ParsedCard:
