@@ -10,6 +10,7 @@ import time
 from cheroot.wsgi import PathInfoDispatcher
 from playhouse.pool import PooledDatabase
 
+from .acl.auth import ThrottlePolicy
 from .admin import make_admin_app
 from .config import Config
 from .model import database, get_secret
@@ -122,7 +123,9 @@ def make_app(config: Config):
                            default_vcard_version=config.dav.default_vcard_version)
     dav = make_dav_app(realm=config.dav.realm, settings=settings, secret=secret,
                        cache_seconds=config.auth.credential_cache_seconds,
-                       max_body=config.server.max_request_body)
+                       max_body=config.server.max_request_body,
+                       throttle=ThrottlePolicy.from_config(config.auth),
+                       trusted_proxies=config.server.trusted_proxies)
     to_dav = redirect(MOUNT + "/")
     dispatcher = PathInfoDispatcher({
         "/.well-known/carddav": to_dav,

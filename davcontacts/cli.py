@@ -72,6 +72,26 @@ def build_parser() -> argparse.ArgumentParser:
     _common(delete)
     delete.add_argument("name")
     delete.set_defaults(func=cmd_user_delete)
+    app = usub.add_parser("app-password", help="manage a user's per-device app passwords",
+                          description="An app password lets one device (phone, laptop) "
+                          "sign in as the user without knowing the user's password; it is "
+                          "shown once, at creation, and can be revoked on its own.")
+    asub = app.add_subparsers(dest="app_password_command", required=True)
+    aadd = asub.add_parser("add", help="create an app password and print it (only this once)")
+    _common(aadd)
+    aadd.add_argument("name")
+    aadd.add_argument("--label", required=True, help="the device it is for, e.g. 'iPhone'")
+    aadd.set_defaults(func=cmd_app_password_add)
+    alist = asub.add_parser("list", help="list a user's app passwords")
+    _common(alist)
+    alist.add_argument("name")
+    alist.add_argument("--all", action="store_true", help="include revoked ones")
+    alist.set_defaults(func=cmd_app_password_list)
+    arev = asub.add_parser("revoke", help="revoke an app password at once")
+    _common(arev)
+    arev.add_argument("name")
+    arev.add_argument("id", help="its id, as `list` shows it")
+    arev.set_defaults(func=cmd_app_password_revoke)
 
     group = sub.add_parser("group", help="manage groups and their shared address books")
     gsub = group.add_subparsers(dest="group_command", required=True)
@@ -240,6 +260,40 @@ def cmd_user_delete(args, config: Config) -> int:
     with _open(config).connection_context():
         deactivate_user(args.name)
     print(f"{args.name} deactivated; their data is kept")
+    return 0
+
+
+def cmd_app_password_add(args, config: Config) -> int:
+    from .contacts.users import create_app_password
+    with _open(config).connection_context():
+        row, password = create_app_password(args.name, args.label,
+                                            scrypt_n=config.auth.scrypt_n)
+    print(f"app password {row.public_id} ({row.label}) for {args.name}; enter it on the "
+          "device instead of the password. It is shown only now:", file=sys.stderr)
+    print(password)
+    return 0
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") + " UTC" if value else "never"
+
+
+def cmd_app_password_list(args, config: Config) -> int:
+    from .contacts.users import list_app_passwords
+    with _open(config).connection_context():
+        rows = list_app_passwords(args.name, include_revoked=args.all)
+    for row in rows:
+        state = f"\trevoked {_when(row.revoked_at)}" if row.revoked_at else ""
+        print(f"{row.public_id}\t{row.label}\tcreated {_when(row.created_at)}\t"
+              f"last used {_when(row.last_used_at)}{state}")
+    return 0
+
+
+def cmd_app_password_revoke(args, config: Config) -> int:
+    from .contacts.users import revoke_app_password
+    with _open(config).connection_context():
+        row = revoke_app_password(args.name, args.id)
+    print(f"app password {row.public_id} ({row.label}) of {args.name} revoked")
     return 0
 
 

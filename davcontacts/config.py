@@ -7,6 +7,7 @@ precedence, from the defaults, a TOML file, the environment and explicit overrid
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import json
 import os
 import re
@@ -54,6 +55,15 @@ def _database_url(value: str) -> None:
         raise ValueError("expected empty or a sqlite://, postgresql:// or postgres:// URL")
 
 
+def _networks(value: tuple[str, ...]) -> None:
+    """Each entry an IP address or network (10.0.0.0/8, fd00::/8)."""
+    for entry in value:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(f"expected IP addresses or networks, {entry!r} is neither") from None
+
+
 def _existing_file(value: str) -> None:
     """TLS files are checked at load time so a typo fails before the server starts."""
     if value and not os.path.isfile(value):
@@ -72,6 +82,8 @@ class Option:
     validator: Callable[[Any], None] | None = None
     choices: tuple[object, ...] | None = None
     # "size": bytes, also written "16MiB"; "path": ~ expanded and made absolute.
+    # A `tuple` type is a list of strings: a TOML array, or comma-separated from the
+    # environment and the command line.
     kind: str = ""
 
     @property
@@ -103,6 +115,12 @@ SCHEMA: tuple[Option, ...] = (
            _between(1), kind="size"),
     Option("server", "timeout", int, 30, "Socket timeout in seconds.", _between(1)),
     Option("server", "access_log", bool, True, "Log one line per request."),
+    Option("server", "trusted_proxies", tuple, (),
+           "Addresses or networks (e.g. \"10.0.0.0/8\") of reverse proxies whose "
+           "X-Forwarded-For header names the client; login throttling then counts the "
+           "client's address instead of the proxy's. Empty trusts no header. Set it when "
+           "the server runs behind a proxy, or every client shares the proxy's address.",
+           _networks),
     Option("storage", "data_dir", str, "",
            "Directory for the database and other state; empty means "
            "$XDG_DATA_HOME/davcontacts or ~/.local/share/davcontacts.", kind="path"),
@@ -127,6 +145,24 @@ SCHEMA: tuple[Option, ...] = (
     Option("auth", "scrypt_n", int, 16384,
            "scrypt cost parameter N for new password hashes (a power of two >= 1024).",
            _power_of_two),
+    Option("auth", "throttle", bool, True,
+           "Throttle failed logins per client address and per user name; a throttled "
+           "login is answered 429 Too Many Requests with Retry-After, without a password "
+           "check."),
+    Option("auth", "throttle_window_seconds", int, 300,
+           "Failed logins are counted over this many seconds; the first lockout lasts as "
+           "long, each further one in a row twice as long, up to "
+           "throttle_lockout_cap_seconds.", _between(1)),
+    Option("auth", "throttle_address_failures", int, 10,
+           "Failed logins from one client address within the window before that address "
+           "is locked out, for every user and even with the right password.", _between(1)),
+    Option("auth", "throttle_user_failures", int, 30,
+           "Failed logins for one user name (from any address) within the window before "
+           "its password is refused to addresses that failed recently; addresses without "
+           "failures, app passwords and credentials verified shortly before still get in.",
+           _between(1)),
+    Option("auth", "throttle_lockout_cap_seconds", int, 3600,
+           "The longest a lockout lasts; every lockout ends by itself.", _between(1)),
     Option("logging", "level", str, "info", "Log level.",
            choices=("debug", "info", "warning", "error")),
     Option("logging", "file", str, "", "Log file; empty means standard error.", kind="path"),
@@ -147,6 +183,7 @@ class ServerConfig:
     max_request_body: int
     timeout: int
     access_log: bool
+    trusted_proxies: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -167,6 +204,11 @@ class DavConfig:
 class AuthConfig:
     credential_cache_seconds: int
     scrypt_n: int
+    throttle: bool
+    throttle_window_seconds: int
+    throttle_address_failures: int
+    throttle_user_failures: int
+    throttle_lockout_cap_seconds: int
 
 
 @dataclass(frozen=True)
@@ -222,7 +264,8 @@ def _unknown(name: str, candidates: list[str], what: str = "key", origin: str = 
 _BOOLS = {"1": True, "true": True, "yes": True, "on": True,
           "0": False, "false": False, "no": False, "off": False}
 _SIZE = re.compile(r"\s*(\d+)\s*(?:([kmg])(?:i?b)?|b)?\s*", re.IGNORECASE)
-_WORDS = {int: "an integer", bool: "a boolean", float: "a number", str: "a string"}
+_WORDS = {int: "an integer", bool: "a boolean", float: "a number", str: "a string",
+          tuple: "a list of strings"}
 _UNITS = {None: 1, "k": 1024, "m": _MiB, "g": 1024 * _MiB}
 
 
@@ -237,6 +280,12 @@ def _parse_size(text: str) -> int:
 
 def _coerce(opt: Option, raw: object, parse_strings: bool) -> object:
     """Check raw against opt's type; strings are parsed when they come from env or CLI."""
+    if opt.type is tuple:
+        if isinstance(raw, str) and parse_strings:
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        if isinstance(raw, (list, tuple)) and all(isinstance(item, str) for item in raw):
+            return tuple(raw)
+        raise ValueError(f"expected {_WORDS[tuple]}")
     if isinstance(raw, str) and opt.type is not str and (parse_strings or opt.kind == "size"):
         text = raw.strip()
         if opt.kind == "size":
@@ -372,6 +421,8 @@ def _toml_value(opt: Option, value: object) -> str:
     """A TOML literal for value; whole MiB sizes are written "16MiB" for readability."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, tuple):
+        return json.dumps(list(value))
     if opt.kind == "size" and isinstance(value, int) and value % _MiB == 0:
         return f'"{value // _MiB}MiB"'
     return json.dumps(value) if isinstance(value, str) else str(value)

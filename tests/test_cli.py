@@ -433,3 +433,67 @@ def test_unwritable_log_file_stops_serve_with_the_key_named(tmp_path: Path) -> N
     assert "configuration error: logging.file" in err and "no/such/dir/dav.log" in err
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+# App passwords ---------------------------------------------------------------------------
+
+
+def app_password_lines(store: Store, name: str, *flags: str) -> dict[str, list[str]]:
+    """`user app-password list` as {id: the other fields of its line}."""
+    lines = store.ok("user", "app-password", "list", name, *flags).splitlines()
+    return {line.split("\t")[0]: line.split("\t")[1:] for line in lines if line}
+
+
+def test_app_password_add_use_list_and_revoke(live: tuple[Store, Server]) -> None:
+    """The password is printed once (alone on stdout, for scripts), signs in over
+    HTTP, survives a change of the main password, and is refused at once when revoked."""
+    store, srv = live
+    store.ok("user", "add", "nina", password="main password")
+    result = store.run("user", "app-password", "add", "nina", "--label", "iPhone 15")
+    assert result.returncode == 0, result.stderr
+    password = result.stdout.strip()
+    assert password.startswith("dcap_") and "\n" not in password
+    public_id = password.split("_")[1]
+    assert f"app password {public_id} (iPhone 15) for nina" in result.stderr
+    assert "shown only now" in result.stderr
+    assert password not in store.ok("user", "app-password", "list", "nina")
+
+    (fields,) = app_password_lines(store, "nina").values()
+    assert fields[0] == "iPhone 15" and fields[2] == "last used never"
+    client = srv.client("nina", password)
+    for _ in range(2):  # verified, then from the credential cache
+        assert client.propfind("/dav/principals/nina/", ["D:displayname"]).status == 207
+    assert app_password_lines(store, "nina")[public_id][2].startswith("last used 20")
+
+    store.ok("user", "passwd", "nina", password="changed password")
+    assert principal_status(srv, "nina", password) == 207
+    assert principal_status(srv, "nina", "changed password") == 207
+
+    out = store.ok("user", "app-password", "revoke", "nina", public_id)
+    assert out.strip() == f"app password {public_id} (iPhone 15) of nina revoked"
+    assert client.propfind("/dav/principals/nina/", ["D:displayname"]).status == 401
+    client.close()
+    assert principal_status(srv, "nina", password) == 401
+    assert principal_status(srv, "nina", "changed password") == 207
+    assert app_password_lines(store, "nina") == {}
+    assert app_password_lines(store, "nina", "--all")[public_id][3].startswith("revoked 20")
+
+
+def test_app_password_errors(store: Store) -> None:
+    store.ok("user", "add", "oscar", password="pw")
+    assert "no user named 'ghost'" in store.fails("user", "app-password", "add", "ghost",
+                                                  "--label", "phone")
+    assert "needs a label" in store.fails("user", "app-password", "add", "oscar",
+                                          "--label", " ")
+    assert "--label" in store.fails("user", "app-password", "add", "oscar", code=2)
+    assert "oscar' has no app password 'abcdefgh'" in store.fails(
+        "user", "app-password", "revoke", "oscar", "abcdefgh")
+    first = store.ok("user", "app-password", "add", "oscar", "--label", "laptop").strip()
+    second = store.ok("user", "app-password", "add", "oscar", "--label", "phone").strip()
+    assert first != second
+    assert [f[0] for f in app_password_lines(store, "oscar").values()] == ["laptop", "phone"]
+    store.ok("user", "add", "pia", password="pw")
+    # one user cannot revoke another's
+    assert "has no app password" in store.fails("user", "app-password", "revoke", "pia",
+                                                first.split("_")[1])
+    assert len(app_password_lines(store, "oscar")) == 2

@@ -21,14 +21,15 @@ from .details import (
     ContactGroupMember,
     ContactValue,
 )
-from .users import ACCESS_LEVELS, ROLES, Group, Membership, User
+from .users import ACCESS_LEVELS, ROLES, AppPassword, Group, LoginThrottle, Membership, User
 
 __all__ = [
     "ADDRESS_KINDS", "BUSINESS_ROLES", "BusinessAccount", "ContactAddress",
     "ContactGroupMember", "ContactValue",
     "ACCESS_LEVELS", "ALL_MODELS", "CONTACT_KINDS", "CONTACT_STATES", "ROLES",
-    "SCHEMA_VERSION", "AddressBook", "BaseModel", "Change", "Contact", "ContactTag",
-    "DeadProperty", "Group", "Lock", "Lookup", "Membership", "Resource", "Revision",
+    "SCHEMA_VERSION", "AddressBook", "AppPassword", "BaseModel", "Change", "Contact",
+    "ContactTag", "DeadProperty", "Group", "Lock", "LoginThrottle", "Lookup", "Membership",
+    "Resource", "Revision",
     "SchemaVersion", "Setting", "Tag", "User", "database", "get_secret",
     "migrate_schema", "open_database", "utcnow", "write_transaction",
 ]

@@ -21,14 +21,14 @@ from .base import database
 from .books import AddressBook, Change, Contact, ContactTag, Revision, Tag
 from .dav import DeadProperty, Lock, Resource, SchemaVersion, Setting
 from .details import BusinessAccount, ContactAddress, ContactGroupMember, ContactValue
-from .users import Group, Membership, User
+from .users import AppPassword, Group, LoginThrottle, Membership, User
 
 log = logging.getLogger(__name__)
 
 ALL_MODELS = (
     SchemaVersion, Setting, User, Group, Membership, AddressBook, Contact, Tag,
     ContactTag, Revision, Change, Resource, Lock, DeadProperty, ContactValue,
-    ContactAddress, ContactGroupMember, BusinessAccount,
+    ContactAddress, ContactGroupMember, BusinessAccount, AppPassword, LoginThrottle,
 )
 
 
@@ -50,12 +50,18 @@ def _crm_details(db: Database) -> None:
             migrator.add_index("contact", ("city",), False))
     db.create_tables([ContactValue, ContactAddress, ContactGroupMember, BusinessAccount])
 
+
+def _auth_hardening(db: Database) -> None:
+    """Schema 3: app passwords and the failed-login counts."""
+    db.create_tables([AppPassword, LoginThrottle])
+
 # (version, description, function). Append, never edit: a database created by an
 # older release replays every step after its own version.
 Migration = tuple[int, str, Callable[[Database], None]]
 MIGRATIONS: list[Migration] = [
     (1, "initial schema", lambda db: db.create_tables(ALL_MODELS)),
     (2, "CRM details, contact groups, business accounts", _crm_details),
+    (3, "app passwords, login throttling", _auth_hardening),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -1,8 +1,17 @@
-"""Login identities and the groups they belong to."""
+"""Login identities, the groups they belong to, their app passwords, and the
+failed-login counts that throttle guessing."""
 
 from __future__ import annotations
 
-from peewee import AutoField, BooleanField, CharField, DateTimeField, ForeignKeyField
+from peewee import (
+    AutoField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    DoubleField,
+    ForeignKeyField,
+    IntegerField,
+)
 
 from .base import BaseModel, utcnow
 
@@ -38,3 +47,33 @@ class Membership(BaseModel):
 
     class Meta:
         indexes = ((("user", "group"), True),)
+
+
+class AppPassword(BaseModel):
+    """A per-device password (schema 3): `dcap_<public_id>_<secret>`, stored as a
+    scrypt hash like the main password; revoked rows stay, for the record."""
+
+    id = AutoField()
+    user = ForeignKeyField(User, backref="app_passwords", on_delete="CASCADE")
+    public_id = CharField(max_length=16, unique=True)
+    label = CharField(max_length=100)
+    password_hash = CharField(max_length=255)
+    created_at = DateTimeField(default=utcnow)
+    last_used_at = DateTimeField(null=True)
+    revoked_at = DateTimeField(null=True)
+
+
+class LoginThrottle(BaseModel):
+    """Failed logins by client address (`address:<ip or /64>`) or by user name
+    (`user:<name>`), shared by every process (schema 3). Times are Unix seconds; a
+    row past `expires_at` means nothing and is deleted on the next failure. Double
+    precision: PostgreSQL's REAL (peewee's FloatField) holds today's Unix time only to
+    the nearest 128 seconds."""
+
+    id = AutoField()
+    key = CharField(max_length=255, unique=True)
+    failures = IntegerField(default=0)  # within the window starting at window_start
+    window_start = DoubleField()
+    locked_until = DoubleField(default=0)
+    strikes = IntegerField(default=0)  # lockouts in a row, for the doubling
+    expires_at = DoubleField(index=True)

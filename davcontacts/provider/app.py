@@ -8,7 +8,7 @@ import logging
 from wsgidav import util
 from wsgidav.wsgidav_app import WsgiDAVApp
 
-from ..acl.auth import CredentialCache
+from ..acl.auth import CredentialCache, ThrottlePolicy, parse_networks
 from .auth import DbDomainController
 from .base import DavSettings
 from .deadprops import DbPropertyManager
@@ -22,7 +22,8 @@ MOUNT = "/dav"
 
 
 def make_dav_app(*, realm: str, settings: DavSettings, secret: bytes, cache_seconds: float,
-                 max_body: int):
+                 max_body: int, throttle: ThrottlePolicy | None = None,
+                 trusted_proxies: tuple[str, ...] = ()):
     util.public_wsgidav_info = "davcontacts"
     config = {
         "provider_mapping": {"/": ContactsProvider()},
@@ -45,6 +46,8 @@ def make_dav_app(*, realm: str, settings: DavSettings, secret: bytes, cache_seco
             "realm": realm,
             "settings": settings,
             "credential_cache": CredentialCache(secret, cache_seconds),
+            "throttle": throttle,
+            "trusted_proxies": parse_networks(trusted_proxies),
         },
     }
     app = WsgiDAVApp(config)

@@ -1,12 +1,17 @@
 """WsgiDAV domain controller over the User table: HTTP Basic only (Digest would need
-a stored MD5 of the password), with the credential cache of acl.auth."""
+a stored MD5 of the password), with the credential cache and login throttling of
+acl.auth. A throttled login is left in the environ for BasicAuthenticator to answer
+429 instead of 401."""
 
 from __future__ import annotations
 
 from wsgidav.dc.base_dc import BaseDomainController
 
+from ..acl.auth import LoginThrottled, client_address
 from ..contacts.users import authenticate
 from .base import CONTEXT_KEY, RequestContext
+
+THROTTLED_KEY = "davcontacts.throttled"
 
 
 class DbDomainController(BaseDomainController):
@@ -16,6 +21,8 @@ class DbDomainController(BaseDomainController):
         self.realm = services["realm"]
         self.cache = services["credential_cache"]
         self.settings = services["settings"]
+        self.throttle = services.get("throttle")
+        self.trusted_proxies = services.get("trusted_proxies", ())
         self.mount = config.get("mount_path") or ""
 
     def __str__(self) -> str:
@@ -34,7 +41,13 @@ class DbDomainController(BaseDomainController):
         return False
 
     def basic_auth_user(self, realm, user_name, password, environ):
-        user = authenticate(user_name, password, self.cache)
+        try:
+            user = authenticate(user_name, password, self.cache,
+                                client_address=client_address(environ, self.trusted_proxies),
+                                throttle=self.throttle)
+        except LoginThrottled as exc:
+            environ[THROTTLED_KEY] = exc
+            return False
         if user is None:
             return False
         environ[CONTEXT_KEY] = RequestContext(user=user, settings=self.settings, mount=self.mount)

@@ -18,6 +18,7 @@ from wsgidav.dav_error import DAVError, as_DAVError, get_http_status_string
 from wsgidav.http_authenticator import HTTPAuthenticator
 from wsgidav.mw.base_mw import BaseMiddleware
 
+from .auth import THROTTLED_KEY
 from .multistatus import qname
 
 log = logging.getLogger(__name__)
@@ -134,8 +135,9 @@ def basic_header_ok(header: str) -> bool:
 class BasicAuthenticator(HTTPAuthenticator):
     """WsgiDAV's authenticator, but a malformed Basic header (no token, bad base64,
     no colon, not UTF-8) is a 401, not a 500 (WSGIDAV.md §5), the 401 is plain text
-    rather than WsgiDAV's HTML page, and a query string mentioning 'logout' is not
-    special."""
+    rather than WsgiDAV's HTML page, a query string mentioning 'logout' is not
+    special, and a throttled login (the domain controller says so) is a 429 with
+    Retry-After (RFC 6585 §4) rather than a 401 challenge."""
 
     def __call__(self, environ, start_response):
         header = environ.get("HTTP_AUTHORIZATION", "")
@@ -146,6 +148,14 @@ class BasicAuthenticator(HTTPAuthenticator):
         return super().__call__(environ, start_response)
 
     def send_basic_auth_response(self, environ, start_response):
+        throttled = environ.get(THROTTLED_KEY)
+        if throttled is not None:
+            body = f"429 Too Many Requests: {throttled.reason}\n".encode()
+            start_response("429 Too Many Requests", [
+                ("Retry-After", str(throttled.retry_after)),
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(body)))])
+            return [body]
         realm = self.domain_controller.get_domain_realm(environ["PATH_INFO"], environ)
         body = b"401 Unauthorized: sign in with HTTP Basic credentials\n"
         start_response("401 Unauthorized", [
