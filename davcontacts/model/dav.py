@@ -9,7 +9,7 @@ from peewee import (
     BlobField,
     BooleanField,
     CharField,
-    FloatField,
+    DoubleField,
     ForeignKeyField,
     IntegerField,
     TextField,
@@ -54,8 +54,8 @@ class Lock(BaseModel):
     type = CharField(max_length=16)
     owner = TextField(default="")
     principal = CharField(max_length=255, default="")
-    timeout = FloatField()
-    expire = FloatField(index=True)
+    timeout = DoubleField()
+    expire = DoubleField(index=True)  # Unix time: REAL on PostgreSQL rounds it to 128 s
 
 
 class DeadProperty(BaseModel):

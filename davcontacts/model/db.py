@@ -55,6 +55,37 @@ def _auth_hardening(db: Database) -> None:
     """Schema 3: app passwords and the failed-login counts."""
     db.create_tables([AppPassword, LoginThrottle])
 
+def _search_columns(db: Database) -> None:
+    """Schema 4: the folded FN column (filled from each stored card) with its index,
+    the company-name index an incoming ORG is resolved with, and lock times as double
+    precision on PostgreSQL (REAL rounded Unix times to 128 s)."""
+    from peewee import TextField
+    from playhouse.migrate import SchemaMigrator, migrate
+
+    from ..errors import InvalidCard, TooLarge, UnsupportedCard
+    from ..vcard.collation import fn_fold
+    from ..vcard.parse import parse_card
+    migrate(SchemaMigrator.from_database(db).add_column("contact", "fn_fold",
+                                                        TextField(null=True)))
+    last = 0
+    while True:
+        rows = list(Contact.select(Contact.id, Contact.vcard).where(Contact.id > last)
+                    .order_by(Contact.id).limit(500).tuples())
+        for row_id, text in rows:
+            try:
+                folded = fn_fold(parse_card(text))
+            except (InvalidCard, TooLarge, UnsupportedCard):
+                continue  # stays NULL: a search reads the card itself
+            Contact.update(fn_fold=folded).where(Contact.id == row_id).execute()
+        if len(rows) < 500:
+            break
+        last = rows[-1][0]
+    Contact._schema.create_indexes(safe=True)
+    if isinstance(db, PostgresqlDatabase):
+        for column in ("timeout", "expire"):
+            db.execute_sql(f'ALTER TABLE "lock" ALTER COLUMN "{column}" TYPE DOUBLE PRECISION')
+
+
 # (version, description, function). Append, never edit: a database created by an
 # older release replays every step after its own version.
 Migration = tuple[int, str, Callable[[Database], None]]
@@ -62,6 +93,7 @@ MIGRATIONS: list[Migration] = [
     (1, "initial schema", lambda db: db.create_tables(ALL_MODELS)),
     (2, "CRM details, contact groups, business accounts", _crm_details),
     (3, "app passwords, login throttling", _auth_hardening),
+    (4, "folded FN for searches, company-name index, double lock times", _search_columns),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

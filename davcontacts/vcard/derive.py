@@ -9,6 +9,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
+from .collation import fn_fold
 from .parse import (
     ContentLine,
     ParsedCard,
@@ -159,4 +160,5 @@ def derive_columns(card: ParsedCard, details: CardDetails | None = None) -> dict
         "note": single["NOTE"],
         "city": details.addresses[0].locality if details.addresses else "",
         "has_photo": card.first("PHOTO") is not None,
+        "fn_fold": fn_fold(card),
     }

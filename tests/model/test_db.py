@@ -234,3 +234,56 @@ def test_concurrent_start_ups_migrate_once(url: str, tmp_path: Path) -> None:
     with db.connection_context():
         assert versions() == [SCHEMA_VERSION]
         assert Setting.select().count() == 1
+
+
+def test_a_schema_3_database_is_migrated_to_4(url: str) -> None:
+    """Migration 4 adds the folded FN column, filled from every stored card (hidden
+    ones too), and the search and company-name indexes; rows and cards stay."""
+    from davcontacts.contacts import cards
+    from davcontacts.contacts.actor import Actor
+    from davcontacts.contacts.users import create_user
+    from davcontacts.model import AddressBook, Contact
+    from davcontacts.vcard.collation import fn_fold
+    from davcontacts.vcard.parse import parse_card
+    from tests.model.schema_support import SCHEMA_4_INDEXES, create_schema, index_names
+
+    texts = {
+        "plain.vcf": "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:a\r\nFN:Ärger Åström\r\nEND:VCARD\r\n",
+        "two.vcf": "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:b\r\nFN:Zed\r\nFN:ＭＡＲＴＩＮ\r\n"
+                   "END:VCARD\r\n",
+        "long.vcf": "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:c\r\nFN:" + "x" * 1500 + "\r\nEND:VCARD\r\n",
+        "gone.vcf": "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:d\r\nFN:Deleted Dora\r\nEND:VCARD\r\n",
+    }
+    old = make_database(url)
+    database.initialize(old)
+    try:
+        with old.connection_context():
+            create_schema(old, 3)
+            assert "fn_fold" not in {c.name for c in old.get_columns("contact")}
+            create_user("keeper", "pw", scrypt_n=1024)
+            book = AddressBook.get(AddressBook.slug == "personal")
+            for name, text in texts.items():  # the old table has no fn_fold: insert by hand
+                Contact.insert(book=book.id, name=name, name_key=name, uid=name, uid_key=name,
+                               vcard=text, etag=name, version="3.0", size=len(text),
+                               display_name=name).execute()
+    finally:
+        close_connections(old)
+    db = open_database(url)
+    with db.connection_context():
+        assert versions() == [3, *range(4, SCHEMA_VERSION + 1)]
+        assert set(SCHEMA_4_INDEXES) <= index_names(db, "contact")
+        stored = {c.name: c for c in Contact.select()}
+        assert set(stored) == set(texts)
+        for name, text in texts.items():
+            assert stored[name].vcard == text
+            assert stored[name].fn_fold == fn_fold(parse_card(text)), name
+        assert stored["two.vcf"].fn_fold == "zed\x1fmartin"
+        assert stored["long.vcf"].fn_fold is None  # too long: searches read the card
+        actor = Actor.cli()
+        cards.delete_card(actor, stored["gone.vcf"])
+        assert Contact.get(Contact.name == "gone.vcf").fn_fold == "deleted dora"
+        if not isinstance(db, SqliteDatabase):  # REAL rounded Unix times to 128 s there
+            types = dict(db.execute_sql(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_name = 'lock' AND table_schema = current_schema()").fetchall())
+            assert types["expire"] == types["timeout"] == "double precision"

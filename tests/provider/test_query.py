@@ -320,6 +320,7 @@ def test_foreign_cards_are_never_returned(server, dav, book, people):
 # --- the narrowing never loses a match -----------------------------------------------------
 
 LONG = "x" * 600 + " Martin"
+VERY_LONG = "y" * 1200 + " Martin"  # too long for the folded FN column: read from the card
 TRICKY = {
     "two-fn.vcf": vcard("two-fn", "FN:Zed Zulu", "FN;LANGUAGE=de:Martin Zweiter", version="4.0"),
     "folded-name.vcf": vcard("folded-name", "FN:Zed", "F\r\n N:Martin Folded", version="4.0"),
@@ -331,6 +332,7 @@ TRICKY = {
     "strasse.vcf": vcard("strasse", "FN:STRASSE"),
     "kelvin.vcf": vcard("kelvin", "FN:\u212aLAUS"),  # Kelvin sign folds to k
     "long.vcf": vcard("long", f"FN:{LONG}"),
+    "very-long.vcf": vcard("very-long", f"FN:{VERY_LONG}"),
     "spaces.vcf": vcard("spaces", "FN:  Padded Martin  "),
     "nbsp.vcf": vcard("nbsp", "FN:\u00a0Martin\u00a0"),
     "empty-fn.vcf": vcard("empty-fn", "FN:", "N:Martin;Empty;;;"),
@@ -384,6 +386,7 @@ def test_narrowing_never_loses_a_match(dav, book, tricky):
 
 
 MARTINS = {"two-fn.vcf", "folded-name.vcf", "grouped-fn.vcf", "folded-value.vcf", "long.vcf",
+           "very-long.vcf",
            "spaces.vcf", "nbsp.vcf", "turkish.vcf", "plain.vcf", "fullwidth.vcf",
            "lower-fn.vcf", "lf-tab.vcf", "cr-only.vcf", "ios-crcrlf.vcf", "crlf-tab.vcf",
            "lf-space.vcf", "cr-tab.vcf"}
@@ -398,3 +401,23 @@ MARTINS = {"two-fn.vcf", "folded-name.vcf", "grouped-fn.vcf", "folded-value.vcf"
 ])
 def test_known_answers_for_tricky_cards(dav, book, tricky, needle, expected):
     assert search(dav, book, prop_filter("FN", text_match(needle))) == expected
+
+
+@pytest.mark.parametrize("test", ["anyof", "allof"])
+def test_combined_fn_filters_answer_as_the_evaluator(dav, book, tricky, test):
+    """Several FN prop-filters, negated text-matches and allof inside a prop-filter
+    (decided on the folded FN column) answer exactly what the evaluator says."""
+    parsed = {name: parse_card(text) for name, text in tricky.items()}
+    cases = [
+        prop_filter("FN", text_match("martin")) + prop_filter("FN", text_match("zed")),
+        prop_filter("FN", text_match("martin", negate_condition="yes")),
+        prop_filter("FN", text_match("mar"), text_match("tin", match_type="ends-with"),
+                    test="allof"),
+        prop_filter("FN", text_match("zed", match_type="equals", negate_condition="yes"))
+        + prop_filter("FN", text_match("m", match_type="starts-with")),
+    ]
+    for case in cases:
+        f = filt(case, test=test)
+        flt = parse_filter(etree.fromstring(body(f).encode()))
+        expected = {n for n, c in parsed.items() if flt.matches(c)}
+        assert search(dav, book, case, test=test) == expected, case

@@ -9,7 +9,6 @@ import logging
 import operator
 import re
 import string
-import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import reduce
@@ -21,6 +20,7 @@ from wsgidav.dav_error import DAVError
 
 from ...errors import InvalidCard
 from ...model import Contact, database
+from ...vcard.collation import COLLATIONS, FN_SEPARATOR, ascii_lower, fold
 from ...vcard.parse import ContentLine, ParsedCard, parse_card, unescape_value
 from ...vcard.parse import text_value as property_text  # QP-decoded, unescaped value
 from .. import xmlns
@@ -31,29 +31,14 @@ from . import parse_limit, register, render_card_props, requested_props
 
 log = logging.getLogger(__name__)
 
-COLLATIONS = ("i;ascii-casemap", "i;unicode-casemap", "i;octet")  # RFC 6352 §8.3
 MATCH_TYPES = ("equals", "contains", "starts-with", "ends-with")
 CHUNK = 250  # rows (with their card text) fetched per query
 _NAME = re.compile(r"[A-Za-z0-9-]+")
-_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 _RFC6868 = re.compile(r"\^([n^'])")
 _UNFOLD = re.compile(r"(?:\r*\n|\r)[ \t]")  # the parser's line break, then the fold's blank
 
 
-# --- collations (RFC 4790 §9) ---------------------------------------------------------
-
-def fold(text: str, collation: str) -> str:
-    """`text` mapped so that comparing mapped strings exactly compares them under
-    `collation`: i;octet as is, i;ascii-casemap lowers A-Z only, i;unicode-casemap
-    (RFC 5051) approximated by full case folding then NFKD."""
-    if collation == "i;octet":
-        return text
-    if text.isascii():
-        return text.lower()
-    if collation == "i;ascii-casemap":
-        return text.translate(_ASCII_LOWER)
-    return unicodedata.normalize("NFKD", text.casefold())
-
+# --- the filter (RFC 6352 §10.5) ------------------------------------------------------
 
 def _compare(match_type: str, needle: str, value: str) -> bool:
     if match_type == "contains":
@@ -64,8 +49,6 @@ def _compare(match_type: str, needle: str, value: str) -> bool:
         return value.startswith(needle)
     return value.endswith(needle)
 
-
-# --- the filter (RFC 6352 §10.5) ------------------------------------------------------
 
 @dataclass(frozen=True)
 class TextMatch:
@@ -143,6 +126,25 @@ class Filter:
             return True
         combine = all if self.test == "allof" else any
         return combine(pf.matches(card) for pf in self.prop_filters)
+
+    @property
+    def on_folded_fn(self) -> bool:
+        """True when the filter needs nothing but FN values under i;unicode-casemap,
+        so the folded FN column (Contact.fn_fold) decides it without the card."""
+        return bool(self.prop_filters) and all(
+            pf.name == "FN" and not pf.is_not_defined and not pf.param_filters
+            and pf.text_matches
+            and all(t.collation == "i;unicode-casemap" for t in pf.text_matches)
+            for pf in self.prop_filters)
+
+    def matches_folded(self, values: list[str]) -> bool:
+        """matches() for a filter on_folded_fn, given the card's folded FN values."""
+        combine = all if self.test == "allof" else any
+        return combine(
+            any((all if pf.test == "allof" else any)(
+                _compare(t.match_type, t.needle, v) != t.negate for t in pf.text_matches)
+                for v in values)
+            for pf in self.prop_filters)
 
 
 def param_texts(line: ContentLine, name: str, version: str) -> list[str] | None:
@@ -378,18 +380,33 @@ def _maybe_several_fn() -> ColumnBase:
     return reduce(operator.or_, [_like(Contact.vcard, p) for p in ("%fn%fn%", *_FOLDED_FN_LIKE)])
 
 
+def _like_pattern(match_type: str, needle: str) -> str:
+    escaped = re.sub(r"([\\%_])", r"\\\1", needle)
+    return {"equals": "{}", "contains": "%{}%", "starts-with": "{}%",
+            "ends-with": "%{}"}[match_type].format(escaped)
+
+
+def _folded_leaf(tm: TextMatch):
+    """FN under i;unicode-casemap: the folded column holds every FN value folded the
+    same way as the needle, so a row whose column does not contain the needle cannot
+    match whatever the match-type (with several FN values joined in the column, only
+    `contains` is safe in SQL; the exact test follows on the values). A NULL column
+    (not stored) keeps the row."""
+    column = Contact.fn_fold
+    return _like(column, _like_pattern("contains", tm.needle)) | column.is_null()
+
+
 def _sql_leaf(name: str, tm: TextMatch):
     needle = tm.needle
+    if name == "FN" and needle and tm.collation == "i;unicode-casemap":
+        return _folded_leaf(tm)
     if name != "FN" or not needle or needle != needle.strip():
         return None  # a needle with blanks at its ends could match what the column stripped
     column = Contact.display_name
     keep = _not_ascii(column) | (fn.length(column) >= 512) | _maybe_several_fn()
     if not needle.isascii():
         return keep  # an ASCII row cannot hold a non-ASCII needle
-    escaped = re.sub(r"([\\%_])", r"\\\1", needle.translate(_ASCII_LOWER))
-    pattern = {"equals": "{}", "contains": "%{}%", "starts-with": "{}%",
-               "ends-with": "%{}"}[tm.match_type].format(escaped)
-    return _like(_ascii_lower(column), pattern) | keep
+    return _like(_ascii_lower(column), _like_pattern(tm.match_type, ascii_lower(needle))) | keep
 
 
 def sql_condition(need: Need):
@@ -420,6 +437,11 @@ def candidates(book_id: int, condition) -> Iterator[tuple[int, str]]:
     if condition is not None:
         query = query.where(condition)
     ids = [row_id for (row_id,) in query.order_by(Contact.name_key).tuples().iterator()]
+    yield from _texts(book_id, ids)
+
+
+def _texts(book_id: int, ids: list[int]) -> Iterator[tuple[int, str]]:
+    """(id, card text) for `ids`, in their order, a chunk at a time."""
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
         texts = dict(Contact.select(Contact.id, Contact.vcard)
@@ -427,22 +449,50 @@ def candidates(book_id: int, condition) -> Iterator[tuple[int, str]]:
         yield from ((row_id, texts[row_id]) for row_id in chunk if row_id in texts)
 
 
+def _parsed_match(book_id: int, row_id: int, text: str, flt: Filter) -> bool:
+    try:
+        card = parse_card(text)
+    except InvalidCard as exc:  # stored cards are valid; never fail the whole query
+        log.warning("card %s of book %s does not parse: %s", row_id, book_id, exc)
+        return False
+    return flt.matches(card)
+
+
+def folded_matching_ids(book_id: int, flt: Filter, condition) -> Iterator[int]:
+    """matching_ids for a filter on_folded_fn: decided on the folded FN column, read
+    from its covering index (book, state, fn_fold), the card parsed only where the
+    column is NULL. Live cards are the active ones (name_key is set exactly then);
+    rows_by_id checks name_key again before anything is sent."""
+    query = (Contact.select(Contact.id, Contact.fn_fold)
+             .where((Contact.book == book_id) & (Contact.state == "active")))
+    if condition is not None:
+        query = query.where(condition)
+    rows = sorted(query.tuples().iterator())
+    unfolded = dict(_texts(book_id, [row_id for row_id, folded in rows if folded is None]))
+    for row_id, folded in rows:
+        if folded is None:
+            text = unfolded.get(row_id)
+            if text is not None and _parsed_match(book_id, row_id, text, flt):
+                yield row_id
+        elif flt.matches_folded(folded.split(FN_SEPARATOR) if folded else []):
+            yield row_id
+
+
 def matching_ids(book_id: int, flt: Filter) -> Iterator[int]:
-    """The ids of the book's live cards that match `flt` (RFC 6352 §10.5), in name order."""
+    """The ids of the book's live cards that match `flt` (RFC 6352 §10.5): in id order
+    when the folded FN column decides, else in name order."""
     need = necessary(flt)
     condition = sql_condition(need)
+    if flt.on_folded_fn:
+        yield from folded_matching_ids(book_id, flt, condition)
+        return
     raw_need = _map_need(need, _raw_leaf)
     log.debug("addressbook-query %s: SQL narrowing %s, raw check %s",
               flt, condition is not None, raw_need is not None)
     for row_id, text in candidates(book_id, condition):
         if raw_need is not None and not raw_holds(raw_need, RawCard(text)):
             continue
-        try:
-            card = parse_card(text)
-        except InvalidCard as exc:  # stored cards are valid; never fail the whole query
-            log.warning("card %s of book %s does not parse: %s", row_id, book_id, exc)
-            continue
-        if flt.matches(card):
+        if _parsed_match(book_id, row_id, text, flt):
             yield row_id
 
 

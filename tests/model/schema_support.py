@@ -1,0 +1,42 @@
+"""Databases as an older release left them, for migration tests: today's tables less
+what the later migrations add."""
+
+from __future__ import annotations
+
+from peewee import Database, PostgresqlDatabase
+
+from davcontacts.model import SchemaVersion
+from davcontacts.model import db as dbmod
+
+SCHEMA_4_INDEXES = ("contact_fn_fold", "contact_company_name")
+
+
+def undo_schema_4(db: Database) -> None:
+    """Remove what migration 4 added: the folded FN column and its index, the
+    company-name index, double-precision lock times on PostgreSQL."""
+    for index in SCHEMA_4_INDEXES:
+        db.execute_sql(f'DROP INDEX IF EXISTS "{index}"')
+    db.execute_sql('ALTER TABLE "contact" DROP COLUMN "fn_fold"')
+    if isinstance(db, PostgresqlDatabase):
+        for column in ("timeout", "expire"):
+            db.execute_sql(f'ALTER TABLE "lock" ALTER COLUMN "{column}" TYPE REAL')
+
+
+def create_schema(db: Database, version: int, *, leave_out=()) -> None:
+    """Tables as schema `version` had them (3 or later), less the models in
+    `leave_out`, stamped with that version."""
+    db.create_tables([m for m in dbmod.ALL_MODELS if m not in leave_out])
+    if version < 4:
+        undo_schema_4(db)
+    SchemaVersion.create(version=version, description="created by an older release")
+    dbmod._ensure_secret(db)
+
+
+def index_names(db: Database, table: str) -> set[str]:
+    """The indexes of `table` (on PostgreSQL in the current schema: peewee would look
+    in `public`, and the tests work in a private schema)."""
+    if isinstance(db, PostgresqlDatabase):
+        cursor = db.execute_sql("SELECT indexname FROM pg_indexes WHERE tablename = %s "
+                                "AND schemaname = current_schema()", (table,))
+        return {name for (name,) in cursor.fetchall()}
+    return {ix.name for ix in db.get_indexes(table)}
