@@ -130,7 +130,7 @@ def make_app(config: Config):
     dispatcher = PathInfoDispatcher({
         "/.well-known/carddav": to_dav,
         MOUNT: dav,
-        "/admin": make_admin_app(config),
+        "/admin": make_admin_app(config, secret),
         "/": by_method(to_dav, redirect("/admin/", "302 Found")),
     })
     return AccessLog(DatabaseSession(dispatcher), config.server.access_log)
