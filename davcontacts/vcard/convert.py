@@ -33,8 +33,8 @@ Decisions (each direction undoes the other, so 3.0 → 4.0 → 3.0 keeps every f
   A month-only or day-only BDAY has no 3.0 form and is left as it is. GEO lat;lon ⇄
   geo:lat,lon; a TEL tel: URI becomes plain text; a text TZ gets VALUE=text.
 - FN (both versions) is derived from N, ORG, NICKNAME, EMAIL or TEL when missing. N (required
-  in 3.0) is added as N:;;;; for companies and groups, otherwise with FN as the family name,
-  since Apple builds the displayed name from N.
+  in 3.0) is added as N:;;;; for companies, otherwise (people and groups) with FN as the
+  family name, since Apple builds the displayed name from N and names its groups there.
 """
 
 from __future__ import annotations
@@ -457,7 +457,9 @@ class _Card:
                     fn = text_value(first[name]).strip()
             out.append(self._line("FN:" + escape_text(fn)))
         if target == "3.0" and "N" not in first:
-            family = "" if self._kind() != "individual" else escape_text(fn)
+            # Apple writes a group's name in N (and reads it from there); a company's
+            # N stays empty, its name is ORG (X-ABShowAs:COMPANY).
+            family = escape_text(fn) if self._kind() in ("individual", "group") else ""
             out.append(self._line(f"N:{family};;;;"))
         return out
 

@@ -367,7 +367,7 @@ def test_to_30_alternatives_keep_the_first() -> None:
     [
         ([], "N:Jane Doe;;;;"),  # a person: Apple shows N, so FN goes in the family name
         (["KIND:org", "ORG:Acme"], "N:;;;;"),
-        (["KIND:group"], "N:;;;;"),
+        (["KIND:group"], "N:Jane Doe;;;;"),  # Apple's groups carry their name in N
     ],
 )
 def test_to_30_adds_n(lines: list[str], n: str) -> None:
