@@ -156,8 +156,10 @@ def _worker(config: Config, parent: int) -> None:
     try:
         for signum in _SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
+        # The signals stay blocked (as at the fork) until _run has its handler: a
+        # SIGTERM that arrives while the worker is still starting then stops it
+        # cleanly instead of killing it with the default action.
         _die_with_parent(parent)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, set(_SIGNALS))
         open_database(config.storage.database_url, migrate=False)
         code = _run(build_server(config, reuse_port=True))
     except SystemExit as exc:

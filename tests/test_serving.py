@@ -355,6 +355,36 @@ def test_sigterm_stops_every_worker(workers: Server) -> None:
         socket.create_connection(("127.0.0.1", srv.port), timeout=1).close()
 
 
+@pytest.mark.parametrize("workers", [2, 4])
+def test_sigterm_while_workers_start_is_a_clean_stop(tmp_path: Path, workers: int) -> None:
+    """A SIGTERM that reaches the workers before they are serving (they have just
+    been forked) stops them cleanly: the parent exits 0 (a worker killed by the
+    default action of SIGTERM would make it exit -15)."""
+    log = tmp_path / "server.log"
+    env = dict(os.environ, PYTHONUNBUFFERED="1",
+               DAVCONTACTS_DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3")
+    env.pop("DAVCONTACTS_CONFIG", None)
+    subprocess.run([sys.executable, "-m", "davcontacts", "init", "--data-dir", str(tmp_path)],
+                   cwd=REPO, env=env, check=True, capture_output=True)
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "davcontacts", "serve", "--data-dir", str(tmp_path),
+             "--host", "127.0.0.1", "--port", str(free_port()), "--workers", str(workers)],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while "worker processes" not in log.read_text():
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.001)
+        proc.terminate()  # the workers are forked; most are still importing and opening
+        assert proc.wait(15) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def test_sigterm_stops_a_single_process_server(own_server: Server) -> None:
     started = time.monotonic()
     own_server.proc.terminate()
