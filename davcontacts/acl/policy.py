@@ -13,8 +13,14 @@ one book and in one state (`active`, `archived`, `deleted`). The whole policy:
   restoring a deleted record needs a super admin (the only ones who see it).
 
 `decide` is that rule; `allowed` and `require` ask it; `contact_scope` is the same
-rule as a SQL condition for listings. Over DAV a user still reaches only the books of
-their own home (`visible_books`), with the access decided here.
+rule as a SQL condition for listings (`listed_books` as a list of books). Over DAV a
+user still reaches only the books of their own home (`visible_books`), with the
+access decided here.
+
+Accounts: admins manage admins and members, super admins alone touch super admins,
+nobody changes their own account (`may_manage`); linking an account to a contact
+follows the same rule, one's own excepted (`may_link_user`); app passwords are
+revoked by their owner or any admin (`may_revoke_app_password`).
 """
 
 from __future__ import annotations
@@ -173,6 +179,16 @@ def book_scope(user: User | None) -> Expression | None:
     return _reachable(AddressBook.id, user)
 
 
+def listed_books(user: User | None) -> list[int] | None:
+    """`book_scope` as the ids of the books (None: every book), for listings that read
+    each of a member's books through its own index (contacts/listing.py)."""
+    if not _signed_in(user):
+        return []
+    if user.role in STAFF:
+        return None
+    return [vb.book.id for vb in visible_books(user)]
+
+
 def contact_scope(user: User | None) -> Expression | None:
     """`decide`'s visibility of contacts as a SQL condition on Contact (None: every
     contact), so a listing is filtered by the database, not row by row."""
@@ -249,3 +265,35 @@ def can_manage_users(user: User | None) -> bool:
 def can_restore_deleted(user: User | None) -> bool:
     """May this user see and restore deleted contacts?"""
     return _signed_in(user) and _sees_deleted(user)
+
+
+def may_list_state(user: User | None, state: str) -> bool:
+    """May the user list contacts in this state? Active and archived ones: everyone
+    (within the books they see); deleted ones: those who see them (super admins)."""
+    if state == "deleted":
+        return can_restore_deleted(user)
+    return state in ("active", "archived")
+
+
+def may_manage(actor: User | None, target: User | None, role: str | None = None) -> bool:
+    """May `actor` create (`target` None) or change a user account, giving it `role`?
+    Admins manage admins and members; super admins alone touch super admins; nobody
+    changes their own account this way (no lock-out of oneself)."""
+    if not can_manage_users(actor):
+        return False
+    if target is not None and target.id == actor.id:
+        return False
+    touches_super = role == SUPERADMIN or (target is not None and target.role == SUPERADMIN)
+    return not touches_super or actor.role == SUPERADMIN
+
+
+def may_link_user(actor: User | None, target: User) -> bool:
+    """May `actor` link a contact to the account `target` (its display name and email
+    then follow the contact)? Admins, for an account they manage or their own."""
+    return can_manage_users(actor) and (target.id == actor.id or may_manage(actor, target))
+
+
+def may_revoke_app_password(actor: User | None, owner: User) -> bool:
+    """Users revoke their own app passwords; admins anyone's (cutting off a lost device
+    grants nothing, so the super-admin rule of `may_manage` does not apply)."""
+    return _signed_in(actor) and (actor.id == owner.id or can_manage_users(actor))

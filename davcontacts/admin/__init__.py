@@ -54,7 +54,8 @@ def make_admin_app(config: Config, secret: bytes, mount: str = "/admin"):
         secret=secret, max_resource_size=config.dav.max_resource_size,
         max_photo_size=config.dav.max_photo_size, scrypt_n=config.auth.scrypt_n,
         throttle=ThrottlePolicy.from_config(config.auth),
-        trusted_proxies=parse_networks(config.server.trusted_proxies))
+        trusted_proxies=parse_networks(config.server.trusted_proxies),
+        max_upload=config.server.max_request_body)
     app.before_request(auth.load_user)
     app.before_request(check_csrf)
     app.before_request(auth.require_login)
@@ -63,8 +64,9 @@ def make_admin_app(config: Config, secret: bytes, mount: str = "/admin"):
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(HTTPException, _http_error)
 
-    from .views import contact, contacts, groups, session, users
-    for blueprint in (session.bp, contacts.bp, contact.bp, users.bp, groups.bp):
+    from .views import account, contact, contacts, crm, groups, session, transfer, users
+    for blueprint in (session.bp, contacts.bp, contact.bp, crm.bp, transfer.bp, account.bp,
+                      users.bp, groups.bp):
         app.register_blueprint(blueprint)
     return SecurityHeaders(app)
 

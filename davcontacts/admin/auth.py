@@ -36,12 +36,12 @@ class LoginResult:
 def check_login(username: str, password: str, environ) -> LoginResult:
     """The one place the admin verifies a password (contacts.users.authenticate:
     the same users, passwords and throttling as DAV; inactive users are refused
-    there)."""
+    there). App passwords are for devices: here they are wrong passwords."""
     settings = current_app.extensions["davcontacts"]
     try:
         user = authenticate(username.strip(), password, None,
                             client_address=client_address(environ, settings.trusted_proxies),
-                            throttle=settings.throttle)
+                            throttle=settings.throttle, app_passwords=False)
     except LoginThrottled as exc:
         minutes = max(1, round(exc.retry_after / 60))
         return LoginResult(None, "Too many failed sign-ins. Try again in "

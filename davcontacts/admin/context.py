@@ -23,6 +23,7 @@ class AdminSettings:
     scrypt_n: int
     throttle: ThrottlePolicy
     trusted_proxies: tuple = ()
+    max_upload: int = 16 << 20  # server.max_request_body
 
 
 def settings() -> AdminSettings:

@@ -20,7 +20,8 @@ from ..contacts.transfer import resource_name
 from ..errors import DomainError, InvalidInput, NotFound, PreconditionFailed
 from ..model import AddressBook, Contact, Revision, User
 from ..vcard.build import KINDS, PROPERTIES, CardRecord, build_card, record_from_card, update_card
-from . import photos, scope
+from ..vcard.edit import image_type, set_photo
+from . import scope
 from .context import settings
 from .forms import ContactForm
 
@@ -62,6 +63,17 @@ def add_tag(actor: Actor, vc: scope.VisibleContact, tag: str) -> None:
                    max_size=settings().max_resource_size, expected_etag=contact.etag)
 
 
+def taken_message(contact: Contact, exc: cards.CardTaken) -> str:
+    """A restore refused because a live card of the book now holds the name or UID,
+    said so that the admin knows what to do."""
+    held = exc.existing
+    what = "file name" if held.name == contact.name else "UID"
+    return (f"“{contact.display_name or contact.name}” cannot be restored: the contact "
+            f"“{held.display_name or held.name}” now uses its {what} in the same address "
+            "book. Archive or delete that contact first (or change its UID), then restore "
+            "this one.")
+
+
 def read_photo(form: ContactForm, upload: FileStorage | None) -> bytes | None:
     """The uploaded image, or None; a message on the form when it cannot be used."""
     if upload is None or not upload.filename:
@@ -73,7 +85,7 @@ def read_photo(form: ContactForm, upload: FileStorage | None) -> bytes | None:
         return None
     if not data:
         return None
-    if photos.image_type(data) is None:
+    if image_type(data) is None:
         form.errors["photo"] = "Upload a JPEG, PNG, GIF or WebP image."
         return None
     return data
@@ -151,9 +163,9 @@ def save(actor: Actor, form: ContactForm, upload: FileStorage | None, *,
                 return SaveResult(conflict=_conflict(current, form.etag))
             text = update_card(current.vcard, form.record(record_from_card(current.vcard)))
         if photo is not None:
-            text = photos.set_photo(text, photo)
+            text = set_photo(text, photo)
         elif form.remove_photo:
-            text = photos.set_photo(text, None)
+            text = set_photo(text, None)
         if existing is None:
             result = cards.put_card(actor, book, resource_name(record.uid),
                                     text.encode("utf-8"), must_not_exist=True, **limits)

@@ -1,8 +1,9 @@
 """CSV rows ⇄ contact records: the documented column set of import and export.
 
 CSV (UTF-8, optional BOM; `,` `;` or tab, found from the header row). The first row
-names the columns (case, spaces and hyphens ignored; a column map renames others); an
-unknown column fails the whole file before anything is written. Row numbers count the
+names the columns (case, spaces and hyphens ignored; a column map renames others, by
+header text or position, or leaves them out with IGNORE); an unknown column fails the
+whole file before anything is written. Row numbers count the
 header as row 1, as a spreadsheet shows them. Blank rows are skipped.
 
   kind              person (default) or company
@@ -98,18 +99,59 @@ def read_csv(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
     return header, rows
 
 
-def column_names(header: list[str], column_map: dict[str, str]) -> list[str | None]:
-    """Column names by position (None for an unnamed one, whose cells must be empty)."""
+# A column map's value for a column to leave out (its cells are not read).
+IGNORE = "-"
+# Header names of other programs' exports (Google, Outlook, Apple), normalised as
+# `normal_column` does, and the column each fills; `suggest_column` offers them.
+ALIASES = {
+    "name": "fn", "full_name": "fn", "display_name": "fn", "first_name": "given",
+    "given_name": "given", "last_name": "family", "family_name": "family", "surname": "family",
+    "middle_name": "middle", "additional_name": "middle", "title": "title",
+    "job_title": "title", "name_prefix": "prefix", "name_suffix": "suffix",
+    "organization": "company", "organization_name": "company", "organisation": "company",
+    "organization_1_name": "company", "organization_1_title": "title",
+    "e_mail": "email", "e_mail_address": "email", "email_address": "email",
+    "e_mail_1_value": "email", "e_mail_2_value": "email",
+    "e_mail_2_address": "email", "mobile_phone": "phone",
+    "phone_number": "phone", "business_phone": "phone", "home_phone": "phone",
+    "phone_1_value": "phone", "phone_2_value": "phone", "notes": "note",
+    "categories": "tags", "labels": "tags", "group_membership": "tags",
+    "website": "url", "web_page": "url", "website_1_value": "url", "dob": "birthday",
+    "business_address": "address_work", "home_address": "address_home",
+    "company_name": "company",
+}
+
+
+def normal_column(name: str) -> str:
+    """A header cell as a column name: case, spaces and hyphens ignored."""
+    return re.sub(r"[\s-]+", "_", name.strip().lower())
+
+
+def suggest_column(header: str) -> str:
+    """The column a header cell most likely means (its own name or a known alias of
+    another program's export), or IGNORE."""
+    name = normal_column(header)
+    if name in COLUMNS:
+        return name
+    return ALIASES.get(name, IGNORE)
+
+
+def column_names(header: list[str],
+                 column_map: dict[str | int, str]) -> list[str | None]:
+    """Column names by position: None for a header cell left empty (its cells must be
+    empty too), IGNORE for a column the map leaves out. `column_map` renames by
+    header text, or by position (an int, counting from 0), which comes first."""
     names: list[str | None] = []
-    for raw in header:
-        name = column_map.get(raw.strip(), raw.strip())
-        names.append(re.sub(r"[\s-]+", "_", name.strip().lower()) or None)
+    for position, raw in enumerate(header):
+        name = column_map.get(position, column_map.get(raw.strip(), raw.strip()))
+        names.append(IGNORE if name == IGNORE else normal_column(name) or None)
     unknown = [raw.strip() for raw, n in zip(header, names, strict=True)
-               if n is not None and n not in COLUMNS]
-    if unknown or not any(names):
+               if n is not None and n != IGNORE and n not in COLUMNS]
+    if unknown or not any(n and n != IGNORE for n in names):
         raise InvalidInput(f"unknown columns: {', '.join(map(repr, unknown)) or '(none named)'}"
                            f"; the columns are {', '.join(COLUMNS)}")
-    repeated = sorted({n for n in names if n and n not in _MULTI and names.count(n) > 1})
+    repeated = sorted({n for n in names if n and n != IGNORE and n not in _MULTI
+                       and names.count(n) > 1})
     if repeated:
         raise InvalidInput(f"column {repeated[0]!r} appears more than once")
     return names
@@ -121,6 +163,8 @@ def parse_row(columns: list[str | None], cells: list[str]) -> CsvRow:
         raise InvalidInput(f"the row has {len(cells)} cells; the header names {len(columns)}")
     values: dict[str, list[str]] = {}
     for name, cell in zip(columns, cells + [""] * (len(columns) - len(cells)), strict=True):
+        if name == IGNORE:
+            continue
         if name is None:
             if cell.strip():
                 raise InvalidInput(f"a value in a column without a name: {cell.strip()[:40]!r}")

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from peewee import ModelSelect, fn
 
 from ..acl import policy
-from ..errors import Conflict, InvalidInput, NotFound
+from ..errors import Conflict, Forbidden, InvalidInput, NotFound
 from ..model import (
     BUSINESS_ROLES,
     CONTACT_STATES,
@@ -27,6 +27,7 @@ from ..model import (
     write_transaction,
 )
 from ..vcard.derive import CardDetails
+from . import users
 from .actor import Actor
 
 
@@ -185,37 +186,108 @@ def set_reports_to(actor: Actor, contact: Contact, manager: Contact | None) -> N
     contact.reports_to = manager
 
 
-def link_user(actor: Actor, contact: Contact, username: str) -> None:
-    """Link a person to a system user (one contact per user and vice versa)."""
+def _linkable(actor: Actor, contact: Contact) -> None:
+    """Links between contacts and accounts are for admins (ADMINISTER on the contact),
+    on active people."""
     _writable(actor, contact)
     require(actor, policy.ADMINISTER, contact)
     if contact.kind != "person":
         raise InvalidInput("only a person can be linked to a user")
+    if contact.state != "active":
+        raise InvalidInput(f"{contact.display_name!r} is {contact.state}; restore it first")
+
+
+def _link(contact: Contact, user: User) -> None:
+    """Link in the caller's write transaction (one contact per user and vice versa)."""
+    other = Contact.get_or_none((Contact.linked_user == user.id) & (Contact.id != contact.id))
+    if other is not None:
+        raise Conflict(f"{user.username!r} is already linked to {other.display_name!r}")
+    current = Contact.get_by_id(contact.id).linked_user_id
+    if current is not None and current != user.id:
+        raise Conflict(f"{contact.display_name!r} is already linked to another user; "
+                       "unlink it first")
+    Contact.update(linked_user=user.id).where(Contact.id == contact.id).execute()
+    contact.linked_user = user
+    follow_linked_user(contact)
+
+
+def link_user(actor: Actor, contact: Contact, username: str) -> None:
+    """Link a person to an existing system user, whose display name and email then
+    follow the contact (admins, for accounts they manage or their own)."""
+    _linkable(actor, contact)
     user = User.get_or_none(User.username == username)
     if user is None:
         raise NotFound(f"no user named {username!r}")
+    if not actor.is_system and not policy.may_link_user(actor.user, user):
+        raise Forbidden(f"you may not link the account {username!r}")
     with write_transaction():
-        other = Contact.get_or_none((Contact.linked_user == user.id) & (Contact.id != contact.id))
-        if other is not None:
-            raise Conflict(f"{username!r} is already linked to {other.display_name!r}")
-        Contact.update(linked_user=user.id).where(Contact.id == contact.id).execute()
-        contact.linked_user = user
-        follow_linked_user(contact)
+        _link(contact, user)
+
+
+def create_linked_user(actor: Actor, contact: Contact, username: str, *, role: str = "member",
+                       password: str | None = None,
+                       scrypt_n: int | None = None) -> tuple[User, str]:
+    """Create a system user for a person and link them, in one transaction: the
+    account takes the contact's display name and email. Without a `password` one is
+    generated. Returns the user and the password (to show once; only its hash is
+    stored)."""
+    _linkable(actor, contact)
+    if not actor.is_system and not policy.may_manage(actor.user, None, role):
+        raise Forbidden(f"you may not create a user with the role {role!r}")
+    password = password or users.new_password()
+    with write_transaction():
+        user = users.create_user(username, password, role=role,
+                                 display_name=contact.display_name[:255],
+                                 email=contact.email[:255], scrypt_n=scrypt_n)
+        _link(contact, user)
+    return user, password
 
 
 def unlink_user(actor: Actor, contact: Contact) -> None:
+    """Remove the link; the account stays as it is."""
     _writable(actor, contact)
+    require(actor, policy.ADMINISTER, contact)
     Contact.update(linked_user=None).where(Contact.id == contact.id).execute()
     contact.linked_user = None
 
 
+def linked_user(contact: Contact) -> User | None:
+    if contact.linked_user_id is None:
+        return None
+    return User.get_or_none(User.id == contact.linked_user_id)
+
+
+def linked_contact(user: User) -> Contact | None:
+    """The contact linked to a user, in any state."""
+    return Contact.get_or_none(Contact.linked_user == user.id)
+
+
+MAX_ACCOUNT_NUMBER = 64
+MAX_ACCOUNT_STATUS = 32
+MAX_ACCOUNT_DETAILS = 10_000
+# What the admin suggests; any short text is a status.
+ACCOUNT_STATUSES = ("prospect", "active", "on hold", "closed")
+
+
 def assign_role(actor: Actor, contact: Contact, role: str, *, number: str = "",
                 status: str = "active", details: str = "") -> BusinessAccount:
-    """Give a contact the client or supplier role (or update it)."""
+    """Give a contact the client or supplier role, or change its number, status and
+    details. A number names one contact per role (an invoice must find its client)."""
     _writable(actor, contact)
     if role not in BUSINESS_ROLES:
         raise InvalidInput(f"unknown role {role!r}: choose {' or '.join(BUSINESS_ROLES)}")
+    number, status = number.strip(), status.strip() or "active"
+    if len(number) > MAX_ACCOUNT_NUMBER:
+        raise InvalidInput(f"the {role} number is longer than {MAX_ACCOUNT_NUMBER} characters")
+    if len(status) > MAX_ACCOUNT_STATUS:
+        raise InvalidInput(f"the status is longer than {MAX_ACCOUNT_STATUS} characters")
+    if len(details) > MAX_ACCOUNT_DETAILS:
+        raise InvalidInput(f"the details are longer than {MAX_ACCOUNT_DETAILS} characters")
     with write_transaction():
+        if number and BusinessAccount.select().where(
+                (BusinessAccount.role == role) & (BusinessAccount.number == number)
+                & (BusinessAccount.contact != contact.id)).exists():
+            raise Conflict(f"{role} number {number!r} is already given to another contact")
         account = BusinessAccount.get_or_none((BusinessAccount.contact == contact.id)
                                               & (BusinessAccount.role == role))
         if account is None:

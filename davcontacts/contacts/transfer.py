@@ -19,6 +19,7 @@ column, contact groups excepted (CSV has no members).
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import re
 import uuid
@@ -50,10 +51,23 @@ _UID_HOLDER = Lookup(Contact, '"book_id" = {p} AND "uid_key" = {p}', limit=1)
 _PAGE = 500
 
 
+@dataclass(frozen=True)
+class RowResult:
+    """One row's (or card's) outcome: created, updated, unchanged or failed; the
+    contact's name and, unless it failed or the run was dry, its id."""
+
+    number: int
+    outcome: str
+    name: str = ""
+    contact_id: int | None = None
+    reason: str = ""
+
+
 @dataclass
 class ImportReport:
     """What an import did (or, in a dry run, would do). `failed`: (row or card number,
-    reason). `updated` counts rows whose UID was already in the book."""
+    reason). `updated` counts rows whose UID was already in the book. `rows`: every
+    row's RowResult, in file order."""
 
     total: int = 0
     created: int = 0
@@ -61,6 +75,7 @@ class ImportReport:
     unchanged: int = 0
     failed: list[tuple[int, str]] = field(default_factory=list)
     dry_run: bool = False
+    rows: list[RowResult] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -70,8 +85,8 @@ class ImportReport:
 class _DryRun(Exception):
     """Raised inside a row's transaction to roll it back after a dry run's checks."""
 
-    def __init__(self, outcome: str):
-        super().__init__(outcome)
+    def __init__(self, outcome: tuple[str, Contact | None]):
+        super().__init__(outcome[0])
         self.outcome = outcome
 
 
@@ -88,10 +103,10 @@ def resource_name(uid: str) -> str:
 
 def _store(actor: Actor, book: AddressBook, uid: str,
            card_for: Callable[[Contact | None], bytes | None], *, max_size: int,
-           dry_run: bool, assignee: object = _KEEP) -> str:
+           dry_run: bool, assignee: object = _KEEP) -> tuple[str, Contact | None]:
     """Create or update the card with `uid` in `book` in one transaction; `card_for`
     gives the new bytes from the existing row (None: the text stays). Returns created,
-    updated or unchanged."""
+    updated or unchanged, and the contact."""
     if len(uid) > Contact.uid.max_length:
         raise InvalidInput(f"the UID is longer than {Contact.uid.max_length} characters")
     try:
@@ -117,21 +132,28 @@ def _store(actor: Actor, book: AddressBook, uid: str,
                     raise InvalidInput(f"assignee: {exc.reason}") from exc
                 outcome = "updated" if outcome == "unchanged" else outcome
             if dry_run:
-                raise _DryRun(outcome)
+                raise _DryRun((outcome, contact))
     except _DryRun as done:
         return done.outcome
-    return outcome
+    return outcome, contact
 
 
-def _run_row(report: ImportReport, number: int, step: Callable[[], str]) -> None:
+def _run_row(report: ImportReport, number: int,
+             step: Callable[[], tuple[str, Contact | None]]) -> None:
     try:
-        outcome = step()
+        outcome, contact = step()
     except DomainError as exc:
-        report.failed.append((number, exc.reason))
+        reason = exc.reason
     except (DataError, IntegrityError) as exc:
-        report.failed.append((number, f"the database refused the card: {str(exc).strip()}"))
+        reason = f"the database refused the card: {str(exc).strip()}"
     else:
         setattr(report, outcome, getattr(report, outcome) + 1)
+        report.rows.append(RowResult(
+            number, outcome, contact.display_name if contact else "",
+            None if report.dry_run or contact is None else contact.id))
+        return
+    report.failed.append((number, reason))
+    report.rows.append(RowResult(number, "failed", reason=reason))
 
 
 def _first_use(seen: dict, key: object, number: int, what: str) -> None:
@@ -153,7 +175,7 @@ def import_vcf(actor: Actor, data: bytes, *, book: AddressBook, dry_run: bool = 
     for number, text in enumerate(cards, 1):
         body = text.encode("utf-8")
 
-        def step(body: bytes = body, number: int = number) -> str:
+        def step(body: bytes = body, number: int = number) -> tuple[str, Contact | None]:
             uid = parse_card(body, max_size=max_size).uid
             _first_use(seen, uid, number, "card")
             return _store(actor, book, uid, lambda _: body, max_size=max_size,
@@ -170,7 +192,7 @@ def import_vcf(actor: Actor, data: bytes, *, book: AddressBook, dry_run: bool = 
 
 def import_csv(actor: Actor, text: str, *, default_book: AddressBook | None,
                dry_run: bool = False, progress: Progress | None = None,
-               column_map: dict[str, str] | None = None,
+               column_map: dict[str | int, str] | None = None,
                max_size: int = DEFAULT_MAX_SIZE) -> ImportReport:
     """Import contacts from CSV rows (columns: csvrows.py). Rows without an owner go to
     `default_book`. Raises InvalidInput for a file-level problem (no header, unknown
@@ -182,7 +204,8 @@ def import_csv(actor: Actor, text: str, *, default_book: AddressBook | None,
     seen: dict[tuple[int, str], int] = {}
     for done, (number, cells) in enumerate(rows, 1):
 
-        def step(number: int = number, cells: list[str] = cells) -> str:
+        def step(number: int = number,
+                 cells: list[str] = cells) -> tuple[str, Contact | None]:
             row = parse_row(columns, cells)
             book = books.resolve(row.owner)
             assignee = _KEEP if row.assignee is None else row.assignee
@@ -312,38 +335,66 @@ def _live_cards(books: list[AddressBook], progress: Progress | None) -> Iterator
             after = page[-1].name
 
 
+def vcf_chunks(contacts: Iterable[Contact]) -> Iterator[bytes]:
+    """The cards as one .vcf file, card by card: each byte for byte as GET serves it
+    (but a BOM, which only a file's start may carry)."""
+    for contact in contacts:
+        data = contact.vcard.removeprefix("\ufeff").encode("utf-8")
+        yield data if data.endswith(b"\n") else data + b"\r\n"
+
+
+@dataclass
+class ExportCount:
+    rows: int = 0
+    skipped: int = 0  # contact groups, which CSV leaves out
+
+
+def csv_chunks(contacts: Iterable[Contact], count: ExportCount | None = None
+               ) -> Iterator[str]:
+    """The contacts as CSV text (the module's columns, header first), a hundred rows
+    per chunk. Contact groups are left out (CSV has no members); `count` says how many
+    rows were written and how many groups skipped."""
+    count = count if count is not None else ExportCount()
+    owners: dict[int, str] = {}
+    usernames = dict(User.select(User.id, User.username).tuples())
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for contact in contacts:
+        if contact.kind not in KINDS:
+            count.skipped += 1
+            continue
+        if contact.book_id not in owners:
+            owners[contact.book_id] = owner_label(AddressBook.get_by_id(contact.book_id))
+        writer.writerow(row_cells(record_from_card(contact.vcard), owners[contact.book_id],
+                                   usernames.get(contact.assignee_id, "")))
+        count.rows += 1
+        if count.rows % 100 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
 def export_vcf(books: Iterable[AddressBook], out: BinaryIO,
                progress: Progress | None = None) -> int:
-    """Write the active cards of `books` to `out` as one .vcf, each card byte for byte
-    as GET serves it (but a BOM, which only a file's start may carry). Returns the
+    """Write the active cards of `books` to `out` as one .vcf (vcf_chunks). Returns the
     number of cards."""
     count = 0
-    for contact in _live_cards(list(books), progress):
-        data = contact.vcard.removeprefix("\ufeff").encode("utf-8")
-        out.write(data if data.endswith(b"\n") else data + b"\r\n")
+    for chunk in vcf_chunks(_live_cards(list(books), progress)):
+        out.write(chunk)
         count += 1
     return count
 
 
 def export_csv(books: Iterable[AddressBook], out: TextIO,
                progress: Progress | None = None) -> int:
-    """Write the active contacts of `books` as CSV rows (the module's columns), header
-    first. Contact groups are left out (CSV has no members). Returns the rows written."""
-    books = list(books)
-    owners = {b.id: owner_label(b) for b in books}
-    usernames = dict(User.select(User.id, User.username).tuples())
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    count = skipped = 0
-    for contact in _live_cards(books, progress):
-        if contact.kind not in KINDS:
-            skipped += 1
-            continue
-        record = record_from_card(contact.vcard)
-        writer.writerow(row_cells(record, owners[contact.book_id],
-                                   usernames.get(contact.assignee_id, "")))
-        count += 1
-    if skipped:
+    """Write the active contacts of `books` as CSV rows (csv_chunks), header first.
+    Returns the rows written."""
+    count = ExportCount()
+    for chunk in csv_chunks(_live_cards(list(books), progress), count):
+        out.write(chunk)
+    if count.skipped:
         log.warning("%d contact groups left out of the CSV export (export .vcf to keep them)",
-                    skipped)
-    return count
+                    count.skipped)
+    return count.rows

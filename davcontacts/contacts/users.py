@@ -13,7 +13,9 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import re
+import secrets
 import time
+import unicodedata
 from dataclasses import dataclass
 
 from peewee import PostgresqlDatabase
@@ -76,6 +78,25 @@ def create_user(username: str, password: str, *, role: str = "member", display_n
         AddressBook.create(owner_user=user, slug=PERSONAL_SLUG,
                            display_name=f"{user.display_name}'s contacts")
     return user
+
+
+def suggest_username(display_name: str, email: str = "") -> str:
+    """A free user name for a person: their email's local part, else their name in
+    ASCII letters and dots, with a number added while it is taken."""
+    local = email.partition("@")[0].lower()
+    if not USERNAME_RE.match(local):
+        ascii_name = unicodedata.normalize("NFKD", display_name).encode("ascii", "ignore")
+        local = ".".join(re.findall(r"[a-z0-9]+", ascii_name.decode().lower()))[:56] or "user"
+    name, n = local, 1
+    while User.select().where(User.username == name).exists():
+        n += 1
+        name = f"{local}{n}"
+    return name
+
+
+def new_password() -> str:
+    """A random initial password (120 bits) for an account an admin creates."""
+    return secrets.token_urlsafe(15)
 
 
 def get_user(username: str) -> User:
@@ -177,11 +198,13 @@ _THROTTLE_ROWS = Lookup(LoginThrottle, '"key" IN ({p}, {p})')
 
 
 def authenticate(username: str, password: str, cache: CredentialCache | None = None, *,
-                 client_address: str = "", throttle: ThrottlePolicy | None = None
-                 ) -> User | None:
-    """The active user with these credentials (the main password or one of their
-    app passwords), or None. With a `throttle` policy, failures are counted for
-    `client_address` and the user name, and a throttled attempt raises
+                 client_address: str = "", throttle: ThrottlePolicy | None = None,
+                 app_passwords: bool = True) -> User | None:
+    """The active user with these credentials (the main password or, unless
+    `app_passwords` is False, one of their app passwords), or None. Without app
+    passwords (the admin's login form: a device's password opens no session) one is
+    checked, and counted, as a wrong main password. With a `throttle` policy, failures
+    are counted for `client_address` and the user name, and a throttled attempt raises
     LoginThrottled before any password is checked."""
     throttling = throttle is not None and throttle.enabled
     now = _clock()
@@ -191,7 +214,7 @@ def authenticate(username: str, password: str, cache: CredentialCache | None = N
     user = _USER_BY_NAME.first(username)
     if user is None or not user.active:
         return None  # no password is checked, so there is no guess to count
-    public_id = app_password_id(password)
+    public_id = app_password_id(password) if app_passwords else None
     app = _APP_BY_PUBLIC_ID.first(public_id) if public_id else None
     if app is not None and app.user_id != user.id:
         app = None  # someone else's id: then it can only be this user's main password

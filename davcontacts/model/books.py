@@ -51,7 +51,7 @@ class Contact(BaseModel):
     uid = CharField(max_length=512)
     uid_key = CharField(max_length=512, null=True)
     kind = CharField(max_length=16, default="person")
-    state = CharField(max_length=16, default="active", index=True)
+    state = CharField(max_length=16, default="active")
     state_changed_by = ForeignKeyField(User, null=True, on_delete="SET NULL", backref="+")
     state_changed_at = DateTimeField(null=True)
     vcard = TextField()
@@ -59,7 +59,7 @@ class Contact(BaseModel):
     version = CharField(max_length=8)
     size = IntegerField()
     # Derived, indexed columns for listing and search (kept in step on every write).
-    display_name = CharField(max_length=512, default="", index=True)
+    display_name = CharField(max_length=512, default="")
     given_name = CharField(max_length=255, default="")
     family_name = CharField(max_length=255, default="")
     org = CharField(max_length=512, default="")
@@ -72,7 +72,7 @@ class Contact(BaseModel):
     title = CharField(max_length=255, default="")
     birthday = CharField(max_length=32, default="")  # the BDAY value as written
     note = TextField(default="")
-    city = CharField(max_length=255, default="", index=True)  # first address's locality
+    city = CharField(max_length=255, default="")  # first address's locality
     # Every FN value folded for i;unicode-casemap (vcard/collation.py), so that a
     # CardDAV search on names reads this column, not the cards; NULL: read the card.
     fn_fold = TextField(null=True)
@@ -100,6 +100,22 @@ Contact.add_index(Contact.index(Contact.book, Contact.state, Contact.fn_fold,
 # An incoming ORG finds its company by name without scanning the book.
 Contact.add_index(Contact.index(Contact.book, Contact.kind, fn.LOWER(Contact.display_name),
                                 name="contact_company_name"))
+# The admin's contacts list (contacts/listing.py, schema 5): each order it offers, and
+# its kind filter, is an index walk from the keyset cursor, never a sort of the whole
+# table. Admins list every book (state first); a member's books are read one by one
+# (book first). At 100,000 contacts a page takes about 1.5 ms instead of 60 (admin)
+# and 170 (a member's 30 contacts); measured in bench/admin_list.py.
+LIST_ORDERS = {"name": (), "org": (Contact.org,), "city": (Contact.city,),
+               "kind": (Contact.kind,)}
+for _order, _columns in LIST_ORDERS.items():
+    Contact.add_index(Contact.index(Contact.state, *_columns, Contact.display_name, Contact.id,
+                                    name=f"contact_list_{_order}"))
+    Contact.add_index(Contact.index(Contact.book, Contact.state, *_columns,
+                                    Contact.display_name, Contact.id,
+                                    name=f"contact_book_list_{_order}"))
+del _order, _columns
+LIST_INDEXES = tuple(f"contact_{scope}list_{order}" for scope in ("", "book_")
+                     for order in LIST_ORDERS)
 
 
 class Tag(BaseModel):

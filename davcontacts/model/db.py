@@ -21,6 +21,7 @@ from .base import database
 from .books import AddressBook, Change, Contact, ContactTag, Revision, Tag
 from .dav import DeadProperty, Lock, Resource, SchemaVersion, Setting
 from .details import BusinessAccount, ContactAddress, ContactGroupMember, ContactValue
+from .uploads import Upload
 from .users import AppPassword, Group, LoginThrottle, Membership, User
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 ALL_MODELS = (
     SchemaVersion, Setting, User, Group, Membership, AddressBook, Contact, Tag,
     ContactTag, Revision, Change, Resource, Lock, DeadProperty, ContactValue,
-    ContactAddress, ContactGroupMember, BusinessAccount, AppPassword, LoginThrottle,
+    ContactAddress, ContactGroupMember, BusinessAccount, AppPassword, LoginThrottle, Upload,
 )
 
 
@@ -47,7 +48,7 @@ def _crm_details(db: Database) -> None:
                ("city", CharField(max_length=255, default="")),
                ("has_photo", BooleanField(default=False))]
     migrate(*(migrator.add_column("contact", name, field) for name, field in columns),
-            migrator.add_index("contact", ("city",), False))
+            migrator.add_index("contact", ("city",), False))  # dropped again by schema 5
     db.create_tables([ContactValue, ContactAddress, ContactGroupMember, BusinessAccount])
 
 
@@ -86,6 +87,16 @@ def _search_columns(db: Database) -> None:
             db.execute_sql(f'ALTER TABLE "lock" ALTER COLUMN "{column}" TYPE DOUBLE PRECISION')
 
 
+def _listing_indexes(db: Database) -> None:
+    """Schema 5: the admin list's indexes (model/books.py LIST_INDEXES), which make the
+    single-column ones on state, display name and city redundant, and the table of
+    uploads waiting for their import."""
+    for index in ("contact_state", "contact_display_name", "contact_city"):
+        db.execute_sql(f'DROP INDEX IF EXISTS "{index}"')
+    Contact._schema.create_indexes(safe=True)
+    db.create_tables([Upload])
+
+
 # (version, description, function). Append, never edit: a database created by an
 # older release replays every step after its own version.
 Migration = tuple[int, str, Callable[[Database], None]]
@@ -94,6 +105,7 @@ MIGRATIONS: list[Migration] = [
     (2, "CRM details, contact groups, business accounts", _crm_details),
     (3, "app passwords, login throttling", _auth_hardening),
     (4, "folded FN for searches, company-name index, double lock times", _search_columns),
+    (5, "contact list indexes, uploads for import", _listing_indexes),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -19,11 +19,13 @@ set_org_name("") drops an ORG without departments and adds no ORG.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass
 
-from ..errors import InvalidCard
+from ..errors import InvalidCard, InvalidInput
 from .convert import PHYSICAL_LINE, clean_text, escape_text, fold, line_ending, qp_decode
 from .parse import (
     _BARE_ENCODINGS,
@@ -286,6 +288,67 @@ def set_addresses(text: str, entries: list[tuple[list[str], list[str]]]) -> str:
 
 
 # --- reading -----------------------------------------------------------------------------------
+
+
+# Photos: only raster images whose bytes say what they are (JPEG, PNG, GIF, WebP) are
+# stored or served, never SVG or HTML under an image name. Magic → (MIME type, 3.0 TYPE).
+_IMAGES = ((b"\xff\xd8\xff", "image/jpeg", "JPEG"), (b"\x89PNG\r\n\x1a\n", "image/png", "PNG"),
+           (b"GIF87a", "image/gif", "GIF"), (b"GIF89a", "image/gif", "GIF"))
+
+
+def image_type(data: bytes) -> tuple[str, str] | None:
+    """(MIME type, vCard TYPE) of a raster image, from its first bytes."""
+    for magic, mime, vtype in _IMAGES:
+        if data.startswith(magic):
+            return mime, vtype
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp", "WEBP"
+    return None
+
+
+def card_photo(text: str) -> tuple[bytes, str] | None:
+    """The inline image of the card's first PHOTO and its MIME type, or None (no
+    photo, a URL, undecodable data, or not a raster image)."""
+    card = _read(text)
+    found = card.find("PHOTO")
+    if not found:
+        return None
+    line = card.line(found[0])
+    value = line.value.strip()
+    if value[:5].lower() == "data:":
+        head, _, value = value.partition(",")
+        if ";base64" not in head.lower():
+            return None
+    elif not {e.lower() for e in line.param_values("ENCODING")} & {"b", "base64"}:
+        return None
+    try:
+        data = base64.b64decode("".join(value.split()), validate=False)
+    except (binascii.Error, ValueError):
+        return None
+    kind = image_type(data)
+    return (data, kind[0]) if kind else None
+
+
+def set_photo(text: str, data: bytes | None) -> str:
+    """The card with its PHOTO replaced by ``data`` (None removes it): a data: URI in
+    4.0, ENCODING=b with TYPE in 3.0, ENCODING=BASE64 in 2.1. set_single would escape
+    the value as text (a data: URI would gain backslashes), hence this function."""
+    card = _read(text)
+    if data is None:
+        return card.remove(card.find("PHOTO"))
+    kind = image_type(data)
+    if kind is None:
+        raise InvalidInput("the photo must be a JPEG, PNG, GIF or WebP image")
+    mime, vtype = kind
+    b64 = base64.b64encode(data).decode("ascii")
+    if card.version == "4.0":
+        value, params = f"data:{mime};base64,{b64}", ""
+    elif card.version == "2.1":
+        value, params = b64, f";ENCODING=BASE64;TYPE={vtype}"
+    else:
+        value, params = b64, f";ENCODING=b;TYPE={vtype}"
+    return card.put(card.find("PHOTO"), value, f"PHOTO{params}:{value}", lambda _: False,
+                    params)
 
 
 def _read(text: str) -> _Card:

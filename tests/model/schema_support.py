@@ -7,8 +7,22 @@ from peewee import Database, PostgresqlDatabase
 
 from davcontacts.model import SchemaVersion
 from davcontacts.model import db as dbmod
+from davcontacts.model.books import LIST_INDEXES
+from davcontacts.model.uploads import Upload
 
 SCHEMA_4_INDEXES = ("contact_fn_fold", "contact_company_name")
+SCHEMA_5_DROPPED = {"contact_state": "state", "contact_display_name": "display_name",
+                    "contact_city": "city"}
+
+
+def undo_schema_5(db: Database) -> None:
+    """Remove what migration 5 added (the list indexes, the upload table) and bring back
+    the single-column indexes it dropped."""
+    for index in LIST_INDEXES:
+        db.execute_sql(f'DROP INDEX IF EXISTS "{index}"')
+    for index, column in SCHEMA_5_DROPPED.items():
+        db.execute_sql(f'CREATE INDEX "{index}" ON "contact" ("{column}")')
+    db.drop_tables([Upload])
 
 
 def undo_schema_4(db: Database) -> None:
@@ -26,6 +40,8 @@ def create_schema(db: Database, version: int, *, leave_out=()) -> None:
     """Tables as schema `version` had them (3 or later), less the models in
     `leave_out`, stamped with that version."""
     db.create_tables([m for m in dbmod.ALL_MODELS if m not in leave_out])
+    if version < 5:
+        undo_schema_5(db)
     if version < 4:
         undo_schema_4(db)
     SchemaVersion.create(version=version, description="created by an older release")

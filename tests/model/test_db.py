@@ -287,3 +287,42 @@ def test_a_schema_3_database_is_migrated_to_4(url: str) -> None:
                 "SELECT column_name, data_type FROM information_schema.columns "
                 "WHERE table_name = 'lock' AND table_schema = current_schema()").fetchall())
             assert types["expire"] == types["timeout"] == "double precision"
+
+
+def test_a_schema_4_database_is_migrated_to_5(url: str) -> None:
+    """Migration 5 swaps the single-column indexes on state, display name and city for
+    the contact list's indexes and adds the uploads table; rows stay and list."""
+    from davcontacts.contacts import listing, uploads
+    from davcontacts.contacts.actor import Actor
+    from davcontacts.contacts.cards import put_card
+    from davcontacts.contacts.users import create_user
+    from davcontacts.model import AddressBook
+    from davcontacts.model.books import LIST_INDEXES
+    from tests.model.schema_support import SCHEMA_5_DROPPED, create_schema, index_names
+
+    old = make_database(url)
+    database.initialize(old)
+    try:
+        with old.connection_context():
+            create_schema(old, 4)
+            assert set(SCHEMA_5_DROPPED) <= index_names(old, "contact")
+            assert not set(LIST_INDEXES) & index_names(old, "contact")
+            assert not dbmod._has_table(old, "upload")
+            owner = create_user("keeper", "pw", scrypt_n=1024)
+            book = AddressBook.get(AddressBook.owner_user == owner.id)
+            for name in ("Zoe", "Adam", "Mia"):
+                card = f"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{name}\r\nFN:{name}\r\nEND:VCARD\r\n"
+                put_card(Actor.cli(), book, f"{name}.vcf", card.encode(), max_size=1 << 20)
+    finally:
+        close_connections(old)
+    db = open_database(url)
+    with db.connection_context():
+        assert versions() == [4, *range(5, SCHEMA_VERSION + 1)]
+        indexes = index_names(db, "contact")
+        assert set(LIST_INDEXES) <= indexes
+        assert not set(SCHEMA_5_DROPPED) & indexes
+        keeper = User.get(User.username == "keeper")
+        page = listing.contacts_page(Actor(keeper, "admin"), listing.ListQuery())
+        assert [c.display_name for c in page.rows] == ["Adam", "Mia", "Zoe"]
+        stored = uploads.stash(keeper, "c.csv", b"fn\r\nAnn\r\n")
+        assert uploads.content(uploads.load(keeper, stored.token)) == b"fn\r\nAnn\r\n"

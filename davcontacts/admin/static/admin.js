@@ -80,6 +80,18 @@
     }
   });
 
+  // A password shown once: a Copy button next to it (where the clipboard is available).
+  document.querySelectorAll("[data-copy]").forEach(function (button) {
+    var secret = button.parentNode.querySelector("[data-secret]");
+    if (!secret || !navigator.clipboard) { return; }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(secret.textContent.trim()).then(function () {
+        button.textContent = "Copied";
+      }, function () { /* the text stays selectable */ });
+    });
+  });
+
   // Pickers: suggestions from the server for company and reports-to.
   function debounce(fn, ms) {
     var timer = null;

@@ -7,14 +7,14 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from peewee import JOIN
 
 from ...acl import policy
-from ...contacts import cards, records
-from ...contacts.records import roles
+from ...contacts import cards, listing, records
+from ...contacts.users import suggest_username
 from ...errors import DomainError, NotFound
-from ...model import Contact, Revision, User
+from ...model import BUSINESS_ROLES, ROLES, Contact, Revision, User
 from ...vcard.build import record_from_card
-from .. import editing, forms, photos, scope
+from ...vcard.edit import card_photo
+from .. import editing, forms, scope
 from ..context import actor, flash_error, settings, user
-from .contacts import ARCHIVE, RESTORE
 
 bp = Blueprint("contact", __name__)
 HISTORY = 50
@@ -39,7 +39,7 @@ def _form_page(form: forms.ContactForm, *, vc: scope.VisibleContact | None, stat
     books = [(vb.book.id, f"{vb.book.display_name} ({vb.segment})")
              for vb in scope.writable_books(user())]
     if vc is not None and vc.book.id not in {book_id for book_id, _ in books}:
-        label = scope.book_labels([vc.book.id]).get(vc.book.id, "")
+        label = listing.book_labels([vc.book.id]).get(vc.book.id, "")
         books.insert(0, (vc.book.id, f"{vc.book.display_name} ({label})"))
     users = (User.select(User.username, User.display_name)
              .where(User.active == True).order_by(User.username).limit(500))  # noqa: E712
@@ -89,14 +89,38 @@ def show(contact_id: int):
     assignee = User.get_or_none(User.id == contact.assignee_id) if contact.assignee_id else None
     return render_template(
         "contacts/show.html", vc=vc, contact=contact, record=record,
-        owner=scope.book_labels([vc.book.id]).get(vc.book.id, ""), people=people,
+        owner=listing.book_labels([vc.book.id]).get(vc.book.id, ""), people=people,
         reports=reports,
         company=_linked(contact.company_id), manager=_linked(contact.reports_to_id),
-        assignee=assignee, revisions=list(revisions), accounts=roles(contact),
-        can_archive=ARCHIVE is not None and vc.writable,
+        assignee=assignee, revisions=list(revisions), **_crm(vc),
+        taken=_linked(int(request.args["taken"])) if request.args.get("taken", "").isdigit()
+        else None,
+        can_archive=vc.writable,
         can_delete=contact.state != "deleted" and policy.allowed(user(), policy.DELETE, contact),
-        can_restore=RESTORE is not None and contact.state != "active"
+        can_restore=contact.state != "active"
         and policy.allowed(user(), policy.RESTORE, contact))
+
+
+def _crm(vc: scope.VisibleContact) -> dict:
+    """What the roles and user-account panels show and offer."""
+    contact = vc.contact
+    accounts = records.roles(contact)
+    linked = records.linked_user(contact)
+    may_link = (contact.kind == "person" and contact.state == "active"
+                and policy.allowed(user(), policy.ADMINISTER, contact))
+    candidates, new_user = [], {}
+    if may_link and linked is None:
+        taken = Contact.select(Contact.linked_user).where(Contact.linked_user.is_null(False))
+        free = (User.select(User.id, User.username, User.display_name, User.role, User.active)
+                .where((User.active == True) & User.id.not_in(taken))  # noqa: E712
+                .order_by(User.username).limit(500))
+        candidates = [u for u in free if policy.may_link_user(user(), u)]
+        new_user = {"username": suggest_username(contact.display_name, contact.email),
+                    "roles": [r for r in ROLES if policy.may_manage(user(), None, r)]}
+    held = {a.role for a in accounts}
+    return {"accounts": accounts, "free_roles": [r for r in BUSINESS_ROLES if r not in held],
+            "account_statuses": records.ACCOUNT_STATUSES, "linked": linked,
+            "may_link": may_link, "link_candidates": candidates, "new_user": new_user}
 
 
 @bp.route("/contacts/<int:contact_id>/edit", methods=["GET", "POST"])
@@ -146,7 +170,7 @@ def _flash_saved(result: editing.SaveResult, verb: str) -> None:
 
 @bp.route("/contacts/<int:contact_id>/photo")
 def photo(contact_id: int):
-    found = photos.card_photo(_visible(contact_id).contact.vcard)
+    found = card_photo(_visible(contact_id).contact.vcard)
     if found is None:
         abort(404)
     data, mime = found
@@ -168,11 +192,13 @@ def revision(contact_id: int, revision_id: int):
           methods=["POST"])
 def lifecycle(contact_id: int, action: str):
     vc = _visible(contact_id)
-    operation = {"delete": cards.delete_card, "archive": ARCHIVE, "restore": RESTORE}[action]
-    if operation is None:
-        abort(404)
+    operation = {"delete": cards.delete_card, "archive": cards.archive_card,
+                 "restore": cards.restore_card}[action]
     try:
         operation(actor(), vc.contact)
+    except cards.CardTaken as exc:
+        flash(editing.taken_message(vc.contact, exc), "error")
+        return redirect(url_for("contact.show", contact_id=contact_id, taken=exc.existing.id))
     except DomainError as exc:
         flash_error(exc)
         return redirect(url_for("contact.show", contact_id=contact_id))

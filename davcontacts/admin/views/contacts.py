@@ -18,25 +18,22 @@ from flask import (
 )
 
 from ...acl import policy
-from ...contacts import cards
+from ...contacts import cards, listing
 from ...errors import DomainError, NotFound
-from .. import auth, editing, listing, scope
+from .. import auth, editing, scope
 from ..context import actor, user
 
 bp = Blueprint("contacts", __name__)
 
-# Lifecycle operations the model layer may not offer yet: their buttons appear only
-# when it does (looked up once, at import).
-ARCHIVE = getattr(cards, "archive_card", None)
-RESTORE = getattr(cards, "restore_card", None)
 VIEWS = ("table", "cards")
 
 
-def _query_from_args(args) -> listing.ListQuery:
+def query_from_args(args) -> listing.ListQuery:
+    """The list's filters, sort and cursor from a URL's query (bad values: defaults)."""
     sort = args.get("sort", "name")
     sort = sort if sort in listing.SORTS else "name"
     state = args.get("state", "active")
-    if not scope.may_list_state(user(), state):
+    if not policy.may_list_state(user(), state):
         state = "active"
     kind = args.get("kind", "")
     return listing.ListQuery(
@@ -61,13 +58,17 @@ def index():
     view = view if view in VIEWS else "table"
     if request.args.get("view") in VIEWS and session.get("view") != view:
         session["view"] = view
-    query = _query_from_args(request.args)
-    page = listing.list_contacts(actor(), query)
+    query = query_from_args(request.args)
+    page = listing.contacts_page(actor(), query)
     filters = _filters(query, view)
 
     def link(**changes) -> str:
         params = {**filters, **changes}
         return url_for("contacts.index", **{k: v for k, v in params.items() if v})
+
+    def export_link(fmt: str) -> str:
+        kept = {k: v for k, v in filters.items() if k in ("kind", "state", "tag", "q")}
+        return url_for("transfer.export", format=fmt, **kept)
 
     def sort_link(column: str) -> str:
         desc = query.sort == column and not query.desc
@@ -75,11 +76,10 @@ def index():
 
     return render_template(
         "contacts/list.html", page=page, query=query, view=view, link=link,
-        sort_link=sort_link, filters=filters,
-        tags=listing.tag_names(scope.book_condition(user())),
-        owners=scope.book_labels({row.book_id for row in page.rows}),
-        states=[s for s in scope.STATES if scope.may_list_state(user(), s)],
-        can_archive=ARCHIVE is not None, can_restore=RESTORE is not None,
+        sort_link=sort_link, export_link=export_link, filters=filters,
+        tags=listing.tag_names(actor()),
+        owners=listing.book_labels(row.book_id for row in page.rows),
+        states=[s for s in scope.STATES if policy.may_list_state(user(), s)],
         here=auth.current_url())
 
 
@@ -93,11 +93,9 @@ def bulk():
         return redirect(back)
     tag = request.form.get("tag", "").strip()[:255]
     operations = {"delete": lambda vc: cards.delete_card(actor(), vc.contact),
+                  "archive": lambda vc: cards.archive_card(actor(), vc.contact),
+                  "restore": lambda vc: cards.restore_card(actor(), vc.contact),
                   "tag": lambda vc: editing.add_tag(actor(), vc, tag)}
-    if ARCHIVE is not None:
-        operations["archive"] = lambda vc: ARCHIVE(actor(), vc.contact)
-    if RESTORE is not None:
-        operations["restore"] = lambda vc: RESTORE(actor(), vc.contact)
     if action not in operations:
         abort(400, description="Unknown action.")
     if action == "tag" and not tag:
@@ -106,10 +104,13 @@ def bulk():
     done, failed = 0, []
     for contact_id in ids:
         try:
-            operations[action](scope.visible_contact(user(), contact_id))
+            vc = scope.visible_contact(user(), contact_id)
+            operations[action](vc)
             done += 1
         except NotFound:
             failed.append(f"#{contact_id}: no such contact")
+        except cards.CardTaken as exc:
+            failed.append(editing.taken_message(vc.contact, exc))
         except DomainError as exc:
             failed.append(f"#{contact_id}: {exc.reason}")
     verbs = {"delete": "Deleted", "tag": f"Tagged “{tag}”:", "archive": "Archived",

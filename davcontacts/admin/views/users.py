@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from ...acl import policy
+from ...contacts import records
 from ...contacts import users as user_ops
 from ...errors import DomainError
 from ...model import ROLES, Group, Membership, User
-from .. import scope
 from ..context import flash_error, settings, user
 
 bp = Blueprint("users", __name__, url_prefix="/users")
@@ -21,7 +21,7 @@ def admins_only():
 
 
 def _roles_for(target: User | None) -> list[str]:
-    return [r for r in ROLES if scope.may_manage(user(), target, r)]
+    return [r for r in ROLES if policy.may_manage(user(), target, r)]
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -31,7 +31,7 @@ def index():
     if request.method == "POST":
         values = {k: request.form.get(k, "").strip()[:255] for k in values}
         password = request.form.get("password", "")
-        if not scope.may_manage(user(), None, values["role"]):
+        if not policy.may_manage(user(), None, values["role"]):
             error = "You may not create a user with that role."
         else:
             try:
@@ -57,7 +57,24 @@ def detail(username: str):
                    .order_by(Group.name).dicts())
     return render_template("users/detail.html", target=target, memberships=list(memberships),
                            roles=_roles_for(target),
-                           may_manage=scope.may_manage(user(), target))
+                           may_manage=policy.may_manage(user(), target),
+                           linked=records.linked_contact(target),
+                           app_passwords=user_ops.list_app_passwords(target.username),
+                           may_revoke=policy.may_revoke_app_password(user(), target))
+
+
+@bp.route("/<username>/app-passwords/<public_id>/revoke", methods=["POST"])
+def revoke_app_password(username: str, public_id: str):
+    target = user_ops.get_user(username)
+    if not policy.may_revoke_app_password(user(), target):
+        abort(403, description="You may not revoke this user's app passwords.")
+    try:
+        row = user_ops.revoke_app_password(username, public_id)
+    except DomainError as exc:
+        flash_error(exc)
+    else:
+        flash(f"App password “{row.label}” of {username} revoked.", "success")
+    return redirect(url_for("users.detail", username=username, _anchor="app-passwords"))
 
 
 @bp.route("/<username>/<any(role, password, deactivate, reactivate):action>",
@@ -65,7 +82,7 @@ def detail(username: str):
 def change(username: str, action: str):
     target = user_ops.get_user(username)
     role = request.form.get("role", target.role)
-    if not scope.may_manage(user(), target, role):
+    if not policy.may_manage(user(), target, role):
         abort(403, description="You may not change this user.")
     try:
         if action == "role":
