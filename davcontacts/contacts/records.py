@@ -133,12 +133,15 @@ def resolve_company(actor: Actor, book_id: int, org: str, current: int | None) -
             return current
     books = ([vb.book.id for vb in policy.visible_books(actor.user)]
              if actor.user is not None else [book_id])
-    matches = list(Contact.select(Contact.id)
-                   .where((Contact.kind == "company") & (Contact.state == "active")
-                          & Contact.book.in_(books)
-                          & (fn.LOWER(Contact.display_name) == org.lower()))
-                   .limit(2))
-    return matches[0].id if len(matches) == 1 else None
+    # Only the name and kind are indexable here: `book_id + 0` and the state test in
+    # Python keep SQLite's planner off the list indexes (book, state, kind, …), which
+    # it would otherwise walk over every company of the book (schema 6).
+    rows = (Contact.select(Contact.id, Contact.state)
+            .where((Contact.kind == "company")
+                   & (fn.LOWER(Contact.display_name) == org.lower())
+                   & (Contact.book + 0).in_(books)).tuples())
+    matches = [row_id for row_id, state in rows if state == "active"]
+    return matches[0] if len(matches) == 1 else None
 
 
 def follow_linked_user(contact: Contact) -> None:

@@ -97,6 +97,14 @@ def _listing_indexes(db: Database) -> None:
     db.create_tables([Upload])
 
 
+def _company_name_index(db: Database) -> None:
+    """Schema 6: the company-name index leads with LOWER(display_name): led by the book
+    (schema 4), SQLite's planner preferred schema 5's list index (book, state, kind,
+    …) and walked every company of the book for each incoming ORG."""
+    db.execute_sql('DROP INDEX IF EXISTS "contact_company_name"')
+    Contact._schema.create_indexes(safe=True)
+
+
 # (version, description, function). Append, never edit: a database created by an
 # older release replays every step after its own version.
 Migration = tuple[int, str, Callable[[Database], None]]
@@ -106,6 +114,7 @@ MIGRATIONS: list[Migration] = [
     (3, "app passwords, login throttling", _auth_hardening),
     (4, "folded FN for searches, company-name index, double lock times", _search_columns),
     (5, "contact list indexes, uploads for import", _listing_indexes),
+    (6, "company-name index led by the name", _company_name_index),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

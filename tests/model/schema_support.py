@@ -15,6 +15,25 @@ SCHEMA_5_DROPPED = {"contact_state": "state", "contact_display_name": "display_n
                     "contact_city": "city"}
 
 
+def undo_schema_6(db: Database) -> None:
+    """The company-name index as schemas 4 and 5 had it: led by the book."""
+    db.execute_sql('DROP INDEX IF EXISTS "contact_company_name"')
+    db.execute_sql('CREATE INDEX "contact_company_name" ON "contact" '
+                   '("book_id", "kind", LOWER("display_name"))')
+
+
+def index_sql(db: Database, name: str) -> str:
+    """The CREATE INDEX statement of index `name`, as the database keeps it."""
+    if isinstance(db, PostgresqlDatabase):
+        cursor = db.execute_sql("SELECT indexdef FROM pg_indexes WHERE indexname = %s "
+                                "AND schemaname = current_schema()", (name,))
+    else:
+        cursor = db.execute_sql("SELECT sql FROM sqlite_master WHERE type = 'index' "
+                                "AND name = ?", (name,))
+    row = cursor.fetchone()
+    return row[0] if row else ""
+
+
 def undo_schema_5(db: Database) -> None:
     """Remove what migration 5 added (the list indexes, the upload table) and bring back
     the single-column indexes it dropped."""
@@ -40,6 +59,8 @@ def create_schema(db: Database, version: int, *, leave_out=()) -> None:
     """Tables as schema `version` had them (3 or later), less the models in
     `leave_out`, stamped with that version."""
     db.create_tables([m for m in dbmod.ALL_MODELS if m not in leave_out])
+    if version < 6:
+        undo_schema_6(db)
     if version < 5:
         undo_schema_5(db)
     if version < 4:

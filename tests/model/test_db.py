@@ -326,3 +326,54 @@ def test_a_schema_4_database_is_migrated_to_5(url: str) -> None:
         assert [c.display_name for c in page.rows] == ["Adam", "Mia", "Zoe"]
         stored = uploads.stash(keeper, "c.csv", b"fn\r\nAnn\r\n")
         assert uploads.content(uploads.load(keeper, stored.token)) == b"fn\r\nAnn\r\n"
+
+
+def test_a_schema_5_database_is_migrated_to_6(url: str) -> None:
+    """Migration 6 rebuilds the company-name index led by LOWER(display_name); an ORG
+    still finds its company, and SQLite's planner takes that index."""
+    from davcontacts.contacts.actor import Actor
+    from davcontacts.contacts.cards import put_card
+    from davcontacts.contacts.users import create_user
+    from davcontacts.model import AddressBook, Contact
+    from tests.model.schema_support import create_schema, index_sql
+
+    old = make_database(url)
+    database.initialize(old)
+    try:
+        with old.connection_context():
+            create_schema(old, 5)
+            assert "book_id" in index_sql(old, "contact_company_name")
+            owner = create_user("keeper", "pw", scrypt_n=1024)
+            book = AddressBook.get(AddressBook.owner_user == owner.id)
+            company = ("BEGIN:VCARD\r\nVERSION:4.0\r\nUID:co\r\nKIND:org\r\nFN:Acme GmbH\r\n"
+                       "ORG:Acme GmbH\r\nEND:VCARD\r\n")
+            put_card(Actor.cli(), book, "co.vcf", company.encode(), max_size=1 << 20)
+    finally:
+        close_connections(old)
+    db = open_database(url)
+    with db.connection_context():
+        assert versions() == [5, *range(6, SCHEMA_VERSION + 1)]
+        sql = index_sql(db, "contact_company_name").lower()
+        assert "book_id" not in sql and sql.index("lower") < sql.index("kind"), sql
+        book = AddressBook.get(AddressBook.slug == "personal")
+        person = ("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:p\r\nFN:Ann\r\nORG:ACME GMBH\r\n"
+                  "END:VCARD\r\n")
+        result = put_card(Actor.cli(), book, "p.vcf", person.encode(), max_size=1 << 20)
+        assert result.contact.company_id == Contact.get(Contact.uid == "co").id
+        if isinstance(db, SqliteDatabase):
+            seen: list[str] = []
+            real = db.execute_sql
+
+            def explain(sql, params=None, *args, **kwargs):
+                if "LOWER" in sql and '"kind"' in sql:
+                    plan = real("EXPLAIN QUERY PLAN " + sql, params).fetchall()
+                    seen.append(" / ".join(row[-1] for row in plan))
+                return real(sql, params, *args, **kwargs)
+
+            db.execute_sql = explain
+            try:
+                other = person.replace("UID:p", "UID:q").encode()
+                put_card(Actor.cli(), book, "q.vcf", other, max_size=1 << 20)
+            finally:
+                del db.execute_sql
+            assert seen and all("USING INDEX contact_company_name" in p for p in seen), seen
