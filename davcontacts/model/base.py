@@ -51,6 +51,19 @@ def write_transaction():
     return db.atomic()
 
 
+# Fields whose column value both drivers (sqlite3, psycopg2) already return as the
+# Python value peewee would make of it: RowReader skips their conversion.
+_STORED_AS_IS = (peewee.AutoField, peewee.BigAutoField, peewee.IntegerField,
+                 peewee.BigIntegerField, peewee.CharField, peewee.TextField,
+                 peewee.DoubleField, peewee.FloatField)
+
+
+def _as_stored(field) -> bool:
+    if isinstance(field, peewee.ForeignKeyField):
+        return _as_stored(field.rel_field)
+    return type(field) in _STORED_AS_IS
+
+
 class RowReader:
     """Model instances from the raw cursor rows of a SELECT of `fields` (all of the
     model's by default), each column converted by its field: what peewee's row
@@ -60,7 +73,8 @@ class RowReader:
     def __init__(self, model: type[Model], fields=None):
         self.model = model
         self.fields = tuple(fields or model._meta.sorted_fields)
-        self._convert = tuple((f.name, f.python_value) for f in self.fields)
+        self._convert = tuple((f.name, None if _as_stored(f) else f.python_value)
+                              for f in self.fields)
 
     def select(self):
         """A query selecting exactly this reader's columns, in its order."""
@@ -69,7 +83,7 @@ class RowReader:
     def build(self, row):
         """A clean (not dirty) instance, as peewee's own row wrapper builds it."""
         obj = self.model(__no_default__=1)
-        obj.__data__ = {name: (None if v is None else convert(v))
+        obj.__data__ = {name: (v if convert is None or v is None else convert(v))
                         for (name, convert), v in zip(self._convert, row, strict=True)}
         return obj
 

@@ -7,13 +7,12 @@ from peewee import (
     AutoField,
     BooleanField,
     CharField,
-    DateTimeField,
     DoubleField,
     ForeignKeyField,
     IntegerField,
 )
 
-from .base import BaseModel, utcnow
+from .base import BaseModel, DateTimeField, utcnow
 
 ROLES = ("superadmin", "admin", "member")
 ACCESS_LEVELS = ("read", "write")
