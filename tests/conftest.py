@@ -201,3 +201,15 @@ def dav(server: Server, user: str) -> DavClient:
     client = server.client(user)
     yield client
     client.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def two_workers(request, tmp_path: Path) -> Iterator[Server]:
+    """A server of its own with two worker processes (serve --workers 2), on each
+    backend: any connection may land on either process."""
+    for backend in make_backend(request.param, tmp_path):
+        srv = start_server(tmp_path, backend.url, backend.name, workers=2)
+        try:
+            yield srv
+        finally:
+            stop_server(srv)

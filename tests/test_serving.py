@@ -254,16 +254,6 @@ def test_port_in_use_is_a_clean_error(tmp_path: Path) -> None:
 # Several worker processes ---------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def workers(request, tmp_path: Path) -> Iterator[Server]:
-    for backend in make_backend(request.param, tmp_path):
-        srv = start_server(tmp_path, backend.url, backend.name, workers=2)
-        try:
-            yield srv
-        finally:
-            stop_server(srv)
-
-
 def connections_by_worker(srv: Server, user: str, count: int = 40,
                           ) -> dict[int, list[DavClient]]:
     """Open `count` keep-alive connections, one request each, and group them by the
@@ -294,10 +284,10 @@ def child_pids(pid: int) -> set[int]:
     return found
 
 
-def test_two_workers_share_the_port_and_the_state(workers: Server) -> None:
+def test_two_workers_share_the_port_and_the_state(two_workers: Server) -> None:
     """Both processes answer; a write through one is read through the other; a LOCK
     taken on one is enforced by the other (locks live in the database)."""
-    srv = workers
+    srv = two_workers
     user = srv.add_user()
     grouped = connections_by_worker(srv, user)
     assert len(grouped) == 2, grouped.keys()
@@ -338,10 +328,10 @@ def test_two_workers_share_the_port_and_the_state(workers: Server) -> None:
             client.close()
 
 
-def test_sigterm_stops_every_worker(workers: Server) -> None:
+def test_sigterm_stops_every_worker(two_workers: Server) -> None:
     """SIGTERM to the parent stops the workers, which finish and exit; nothing is left
     serving the port."""
-    srv = workers
+    srv = two_workers
     pids = set(connections_by_worker(srv, srv.add_user(), count=20))
     started = time.monotonic()
     srv.proc.terminate()

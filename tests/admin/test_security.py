@@ -7,13 +7,10 @@ from __future__ import annotations
 import http.client
 import ssl
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from tests.admin.support import AdminClient, new_contact, signed_in
-from tests.conftest import Server, make_backend, model_db, start_server, stop_server
+from tests.conftest import Server, model_db, start_server, stop_server
 from tests.davclient import make_card
 from tests.test_serving import access_lines, make_certificate, wait_for_log
 
@@ -239,16 +236,6 @@ def test_cookie_is_secure_over_tls(tmp_path: Path) -> None:
         assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     finally:
         stop_server(srv)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def two_workers(request, tmp_path: Path) -> Iterator[Server]:
-    for backend in make_backend(request.param, tmp_path):
-        srv = start_server(tmp_path, backend.url, backend.name, workers=2)
-        try:
-            yield srv
-        finally:
-            stop_server(srv)
 
 
 def test_sessions_and_tokens_work_across_worker_processes(two_workers: Server) -> None:

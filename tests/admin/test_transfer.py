@@ -9,16 +9,12 @@ import csv
 import io
 import re
 import uuid
-from collections.abc import Iterator
 from html import unescape
-from pathlib import Path
-
-import pytest
 
 from tests.admin.support import AdminClient, Page, new_contact, signed_in
 from tests.admin.test_contacts import card_of, names_on
 from tests.admin.test_security import contact_id_of, dav_put, dav_status
-from tests.conftest import Server, make_backend, start_server, stop_server
+from tests.conftest import Server
 from tests.davclient import make_card
 from tests.test_serving import access_lines
 
@@ -221,16 +217,6 @@ def test_restore_one_by_one_and_in_bulk_as_super_admin(server: Server) -> None:
         assert "FN:Restore Me\r\n" in resp.text
     finally:
         dav.close()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def two_workers(request, tmp_path: Path) -> Iterator[Server]:
-    for backend in make_backend(request.param, tmp_path):
-        srv = start_server(tmp_path, backend.url, backend.name, workers=2)
-        try:
-            yield srv
-        finally:
-            stop_server(srv)
 
 
 def test_an_upload_is_seen_by_every_worker_process(two_workers: Server) -> None:
