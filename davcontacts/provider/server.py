@@ -19,6 +19,7 @@ from ..contacts import books as book_ops
 from . import xmlns
 from .base import context, domain_call
 from .books import Book
+from .cardget import send_card
 from .guard import stream_through_guard
 from .propfind import book_depth1, named_props
 from .provider import CREATED_KEY
@@ -195,8 +196,9 @@ class CardRequestServer(RequestServer):
 
 
 class CardResolver(BaseMiddleware):
-    """Replaces WsgiDAV's RequestResolver (last in the stack): hands each request
-    to a fresh CardRequestServer."""
+    """Replaces WsgiDAV's RequestResolver (last in the stack): answers GET and HEAD
+    of a card itself (cardget.py) and hands every other request to a fresh
+    CardRequestServer."""
 
     def __init__(self, wsgidav_app, next_app, config):
         super().__init__(wsgidav_app, next_app, config)
@@ -205,5 +207,9 @@ class CardResolver(BaseMiddleware):
         provider = environ["wsgidav.provider"]
         if provider is None:
             raise DAVError(404)
+        if environ["REQUEST_METHOD"] in ("GET", "HEAD"):
+            answer = send_card(provider, environ, start_response)
+            if answer is not None:
+                return answer
         return CardRequestServer(provider)(environ, start_response)
 
