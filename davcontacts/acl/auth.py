@@ -7,6 +7,7 @@ format of app passwords. Nothing here touches the database: contacts/users.py do
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -73,7 +74,7 @@ class CredentialCache:
 
     def _key(self, username: str, password: str, stored_hash: str) -> bytes:
         msg = "\x00".join((username, password, stored_hash)).encode()
-        return hmac.new(self._secret, msg, hashlib.sha256).digest()
+        return hmac.digest(self._secret, msg, "sha256")
 
     def check(self, username: str, password: str, stored_hash: str) -> bool:
         """True if this exact triple was verified less than `ttl` seconds ago."""
@@ -150,6 +151,7 @@ def parse_networks(entries: Iterable[str]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
 
 
+@functools.lru_cache(maxsize=4096)
 def _ip(text: str) -> Address | None:
     try:
         ip = ipaddress.ip_address(text.strip().split("%", 1)[0])
@@ -180,6 +182,7 @@ def client_address(environ: Mapping[str, str], trusted: Iterable[Network] = ()) 
     return str(current)
 
 
+@functools.lru_cache(maxsize=4096)
 def address_key(address: str) -> str:
     """What failures are counted against: an IPv4 address, or the /64 of an IPv6 one
     (one customer's prefix, in which an attacker could pick any address)."""
