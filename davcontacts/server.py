@@ -17,6 +17,7 @@ from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from .app import make_app
 from .config import Config
+from .http import Server
 from .model import User, open_database
 from .model.db import close_connections
 
@@ -24,10 +25,10 @@ log = logging.getLogger(__name__)
 _SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-def build_server(config: Config, *, reuse_port: bool = False) -> wsgi.Server:
-    server = wsgi.Server((config.server.host, config.server.port), make_app(config),
-                         numthreads=config.server.threads, timeout=config.server.timeout,
-                         server_name="davcontacts", reuse_port=reuse_port)
+def build_server(config: Config, *, reuse_port: bool = False) -> Server:
+    server = Server((config.server.host, config.server.port), make_app(config),
+                    numthreads=config.server.threads, timeout=config.server.timeout,
+                    server_name="davcontacts", reuse_port=reuse_port)
     server.max_request_body_size = config.server.max_request_body
     server.max_request_header_size = 64 * 1024
     server.keep_alive_conn_limit = keep_alive_limit()

@@ -15,6 +15,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -134,6 +135,101 @@ def test_keep_alive_holds_for_many_concurrent_clients(server: Server, user: str)
     finally:
         for conn in conns:
             conn.close()
+
+
+def _raw_request(sock: socket.socket, method: str, path: str, headers: dict[str, str],
+                 body: str = "") -> bytes:
+    data = body.encode()
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1",
+             f"Content-Length: {len(data)}"] + [f"{k}: {v}" for k, v in headers.items()]
+    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + data)
+    return sock.recv(1 << 20)
+
+
+def _complete(reply: bytes) -> bool:
+    head, sep, body = reply.partition(b"\r\n\r\n")
+    length = re.search(rb"\r\nContent-Length: (\d+)", head, re.I)
+    return bool(sep and length and len(body) == int(length.group(1)))
+
+
+def test_a_small_answer_arrives_in_one_piece(server: Server, user: str) -> None:
+    """Status line, headers and body of a small answer leave in one write (http.py),
+    so the first read after each request already holds the whole answer. Sent as
+    two writes, the first read would mostly return the headers alone."""
+    book = f"/dav/addressbooks/{user}/personal/"
+    client = server.client(user)
+    assert client.put_card(book + "one.vcf", make_card("one-piece", "One Piece")).status == 201
+    client.close()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        replies = []
+        for _ in range(10):
+            replies.append(_raw_request(sock, "GET", book + "one.vcf", basic(user)))
+            replies.append(_raw_request(sock, "PROPFIND", book, {**basic(user), "Depth": "1"},
+                                        PROPFIND_BODY))
+    assert all(_complete(reply) for reply in replies), [r[:200] for r in replies]
+    assert all(b"UID:one-piece" in r for r in replies[::2])
+    assert all(r.startswith(b"HTTP/1.1 207") for r in replies[1::2])
+
+
+def test_a_connection_quiet_for_a_while_is_still_served(server: Server, user: str) -> None:
+    """A worker lingers a moment for the next request on a connection, then hands the
+    connection back to cheroot's selector: a request after a pause is still answered
+    on the same connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        local = None
+        for pause in (0, 0.001, 0.05, 0.3, 0):
+            time.sleep(pause)
+            conn.request("PROPFIND", f"/dav/principals/{user}/", body=PROPFIND_BODY,
+                         headers={**basic(user), "Depth": "0"})
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.status == 207
+            local = local or conn.sock.getsockname()
+            assert conn.sock.getsockname() == local
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_more_busy_clients_than_threads(tmp_path: Path, threads: int) -> None:
+    """Eight clients in parallel, each sending requests back to back on its own
+    connection, against a server with one or two threads: lingering on one
+    connection never starves the others, and every answer is right."""
+    srv = start_server(tmp_path, f"sqlite:///{tmp_path}/db.sqlite3", "sqlite",
+                       extra_env={"DAVCONTACTS_SERVER_THREADS": str(threads)})
+    try:
+        user = srv.add_user()
+        book = f"/dav/addressbooks/{user}/personal/"
+        client = srv.client(user)
+        for i in range(8):
+            assert client.put_card(book + f"c{i}.vcf", make_card(f"busy-{i}", f"Busy {i}")
+                                   ).status == 201
+        client.close()
+        results: list[object] = []
+
+        def fetch_many(i: int) -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+            try:
+                for _ in range(25):
+                    conn.request("GET", book + f"c{i}.vcf", headers=basic(user))
+                    resp = conn.getresponse()
+                    data = resp.read()
+                    results.append((resp.status, f"UID:busy-{i}".encode() in data))
+            except Exception as exc:  # reported below with the others
+                results.append(exc)
+            finally:
+                conn.close()
+
+        workers = [threading.Thread(target=fetch_many, args=(i,)) for i in range(8)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+        assert not any(worker.is_alive() for worker in workers)
+        assert results == [(200, True)] * 200
+    finally:
+        stop_server(srv)
 
 
 # Access log -----------------------------------------------------------------------------
