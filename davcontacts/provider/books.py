@@ -34,6 +34,9 @@ CARD_CONTENT_TYPE = "text/vcard; charset=utf-8"
 LIST_COLUMNS = (Contact.id, Contact.book, Contact.name, Contact.uid, Contact.etag,
                 Contact.size, Contact.version, Contact.created_at, Contact.updated_at)
 LIST_ROWS = RowReader(Contact, LIST_COLUMNS)
+# What a listing of ETags (and content types) needs: no dates to parse.
+SLIM_ROWS = RowReader(Contact, (Contact.id, Contact.book, Contact.name, Contact.etag,
+                                Contact.size, Contact.version))
 CARD_ROWS = RowReader(Contact, LIST_COLUMNS + (Contact.vcard,))
 
 

@@ -42,6 +42,9 @@ def status_line(code: int) -> str:
     return f"HTTP/1.1 {code} {STATUS_TEXT.get(code, 'Status')}"
 
 
+_OK = status_line(200)
+
+
 def qname(name: str) -> tuple[str, str]:
     """(tag text, namespace declaration) for a Clark name."""
     ns, _, local = name[1:].partition("}") if name.startswith("{") else ("", "", name)
@@ -99,6 +102,11 @@ class Multistatus:
     def response(self, href: str, found: list[tuple[str, str]], missing: list[str],
                  forbidden: list[str] = ()) -> None:
         """One <response>: `found` holds (name, rendered XML) pairs."""
+        if found and not missing and not forbidden:  # the usual case, in one piece
+            self._add(f"<D:response><D:href>{escape(href)}</D:href><D:propstat><D:prop>"
+                      f"{''.join(x for _, x in found)}</D:prop><D:status>{_OK}</D:status>"
+                      "</D:propstat></D:response>".encode("utf-8"))
+            return
         out = [f"<D:response><D:href>{escape(href)}</D:href>"]
         for names_xml, code in (("".join(x for _, x in found), 200),
                                 ("".join(empty_element(n) for n in forbidden), 403),

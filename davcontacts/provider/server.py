@@ -23,6 +23,7 @@ from .cardget import send_card
 from .guard import stream_through_guard
 from .propfind import book_depth1, named_props
 from .provider import CREATED_KEY
+from .reports import run_report
 from .tree import Home, dav_actor
 
 DAV_HEADER = "1, 2, 3, addressbook, extended-mkcol"
@@ -130,7 +131,6 @@ class CardRequestServer(RequestServer):
         return super().do_DELETE(environ, start_response)
 
     def do_REPORT(self, environ, start_response):
-        from .reports import run_report
         res = self._davProvider.get_resource_inst(environ["PATH_INFO"], environ)
         if res is None:
             raise DAVError(404)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
+from xml.sax.saxutils import escape
 
 from lxml import etree
 from wsgidav.dav_error import DAVError
@@ -15,7 +16,7 @@ from ...vcard.select import select_properties
 from .. import xmlns
 from ..base import context
 from ..books import CARD_CONTENT_TYPE, Book, Card
-from ..multistatus import empty_element, text_element, value_xml
+from ..multistatus import Multistatus, empty_element, text_element, value_xml
 from ..variants import served_version, variant_etag, variant_text
 
 
@@ -89,38 +90,70 @@ def address_data(text: str, request: etree._Element) -> str:
     return select_properties(text, names)
 
 
-def render_card_props(book: Book, row: Contact, props: list[etree._Element],
-                      environ: dict) -> tuple[list[tuple[str, str]], list[str]]:
-    """(found, missing) for a card row; the usual properties come from the row. The
-    version named by address-data (or the server's rule, variants.py) decides which
-    variant, and so which ETag, the client gets."""
-    found: list[tuple[str, str]] = []
-    missing: list[str] = []
-    card = None
-    asked = next((el.get("version") for el in props if el.tag == xmlns.card("address-data")),
-                 None)
-    served = served_version(row.version, environ,
-                            context(environ).settings.default_vcard_version, asked)
-    for el in props:
-        name = el.tag
-        if name == xmlns.GETETAG:
-            etag = variant_etag(row.etag, row.version, served)
-            found.append((name, text_element(name, f'"{etag}"')))
-        elif name == xmlns.GETCONTENTTYPE:
-            found.append((name, text_element(name, CARD_CONTENT_TYPE)))
-        elif name == xmlns.card("address-data"):
-            text = variant_text(row.vcard, row.version, served)
-            found.append((name, text_element(name, address_data(text, el))))
-        elif name == xmlns.RESOURCETYPE:
-            found.append((name, empty_element(name)))
-        else:
-            if card is None:
-                card = Card(book.card_path(row.name), environ, book.vb, row)
-            try:
-                found.append((name, value_xml(name, card.get_property_value(name))))
-            except DAVError:
-                missing.append(name)
-    return found, missing
+_CONTENT_TYPE_XML = text_element(xmlns.GETCONTENTTYPE, CARD_CONTENT_TYPE)
+# Card properties a row answers by itself (anything else goes through a Card resource).
+_FROM_ROW = frozenset({xmlns.GETETAG, xmlns.GETCONTENTTYPE, xmlns.RESOURCETYPE,
+                       xmlns.card("address-data")})
+
+
+class CardProps:
+    """The properties a report asks of each card, rendered from its row. What does not
+    depend on the row is worked out once per request: the version asked for, the
+    server's version rule for each stored version (variants.py; the version decides
+    which variant, and so which ETag, the client gets) and the book's href."""
+
+    def __init__(self, book: Book, props: list[etree._Element], environ: dict):
+        ctx = context(environ)
+        self.book, self.props, self.environ = book, props, environ
+        self.asked = next((el.get("version") for el in props
+                           if el.tag == xmlns.card("address-data")), None)
+        self.default = ctx.settings.default_vcard_version
+        self.wants_text = any(el.tag == xmlns.card("address-data") for el in props)
+        self.from_row = all(el.tag in _FROM_ROW for el in props)
+        self._base = ctx.href(book.card_path(""))
+        self._served: dict[str, str] = {}
+
+    def href(self, name: str) -> str:
+        return self._base + xmlns.href_quote(name)
+
+    def served(self, stored: str) -> str:
+        version = self._served.get(stored)
+        if version is None:
+            version = self._served[stored] = served_version(stored, self.environ,
+                                                            self.default, self.asked)
+        return version
+
+    def render(self, row: Contact) -> tuple[list[tuple[str, str]], list[str]]:
+        """(found, missing) for a card row."""
+        found: list[tuple[str, str]] = []
+        missing: list[str] = []
+        card = None
+        served = self.served(row.version)
+        for el in self.props:
+            name = el.tag
+            if name == xmlns.GETETAG:
+                etag = variant_etag(row.etag, row.version, served)
+                found.append((name, f'<D:getetag>"{escape(etag)}"</D:getetag>'))
+            elif name == xmlns.GETCONTENTTYPE:
+                found.append((name, _CONTENT_TYPE_XML))
+            elif name == xmlns.card("address-data"):
+                text = variant_text(row.vcard, row.version, served)
+                found.append((name, text_element(name, address_data(text, el))))
+            elif name == xmlns.RESOURCETYPE:
+                found.append((name, empty_element(name)))
+            else:
+                if card is None:
+                    card = Card(self.book.card_path(row.name), self.environ, self.book.vb, row)
+                try:
+                    found.append((name, value_xml(name, card.get_property_value(name))))
+                except DAVError:
+                    missing.append(name)
+        return found, missing
+
+    def respond(self, out: Multistatus, row: Contact) -> None:
+        """The card's <response> into `out`."""
+        found, missing = self.render(row)
+        out.response(self.href(row.name), found, missing)
 
 
 from . import multiget, principal, query, sync  # noqa: E402,F401  (register the reports)

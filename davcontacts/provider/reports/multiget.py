@@ -8,7 +8,7 @@ from .. import xmlns
 from ..base import context
 from ..books import Book, live_rows_named
 from ..multistatus import Multistatus
-from . import href_to_path, register, render_card_props, requested_props
+from . import CardProps, href_to_path, register, requested_props
 
 
 @register(xmlns.card("addressbook-multiget"), Book)
@@ -24,6 +24,7 @@ def addressbook_multiget(book: Book, root, environ):
 def _responses(book: Book, hrefs: list[str], prefix: str, props, environ) -> Iterator[bytes]:
     """The answer in pieces: hrefs are looked up 500 at a time, in the client's order."""
     ctx = context(environ)
+    cards = CardProps(book, props, environ)
     out = Multistatus()
     for i in range(0, len(hrefs), 500):
         page = hrefs[i:i + 500]
@@ -38,7 +39,6 @@ def _responses(book: Book, hrefs: list[str], prefix: str, props, environ) -> Ite
             if row is None:
                 out.status(href, 404)
                 continue
-            found, missing = render_card_props(book, row, props, environ)
-            out.response(ctx.href(book.card_path(row.name)), found, missing)
+            cards.respond(out, row)
         yield out.drain()
     yield out.finish()

@@ -27,7 +27,7 @@ from .. import xmlns
 from ..base import context
 from ..books import CARD_ROWS, Book
 from ..multistatus import Multistatus
-from . import parse_limit, register, render_card_props, requested_props
+from . import CardProps, parse_limit, register, requested_props
 
 log = logging.getLogger(__name__)
 
@@ -522,13 +522,14 @@ def addressbook_query(book: Book, root, environ):
 def _responses(book: Book, ids: Iterable[int], truncated: bool, props,
                environ) -> Iterator[bytes]:
     """The matching cards, in pieces; a 507 for the collection when truncated."""
-    ctx = context(environ)
+    cards = CardProps(book, props, environ)
     out = Multistatus()
     for row in rows_by_id(book.vb.book.id, ids):
-        found, missing = render_card_props(book, row, props, environ)
-        out.response(ctx.href(book.card_path(row.name)), found, missing)
+        cards.respond(out, row)
         if out.full:
             yield out.drain()
     if truncated:
-        out.status(ctx.href(book.path), 507, "{DAV:}number-of-matches-within-limits")  # §8.6.1
+        # RFC 6352 §8.6.1
+        out.status(context(environ).href(book.path), 507,
+                   "{DAV:}number-of-matches-within-limits")
     yield out.finish()

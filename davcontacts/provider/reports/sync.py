@@ -12,9 +12,9 @@ from wsgidav.dav_error import DAVError
 from ...contacts.sync import changes_since, last_change_id, live_count, make_token, parse_token
 from .. import xmlns
 from ..base import context
-from ..books import CARD_ROWS, LIST_ROWS, Book, live_rows, live_rows_named
+from ..books import CARD_ROWS, LIST_ROWS, SLIM_ROWS, Book, live_rows, live_rows_named
 from ..multistatus import Multistatus, text_element
-from . import parse_limit, register, render_card_props, requested_props
+from . import CardProps, parse_limit, register, requested_props
 
 
 @register(xmlns.dav("sync-collection"), Book)
@@ -47,12 +47,11 @@ def sync_collection(book: Book, root, environ):
 
 def _initial(book: Book, props, environ, token: str) -> Iterator[bytes]:
     """Every live member, read in pages and sent in pieces."""
-    ctx = context(environ)
+    cards = CardProps(book, props, environ)
     out = Multistatus()
-    wants_text = any(el.tag == xmlns.card("address-data") for el in props)
-    for row in live_rows(book.vb.book.id, CARD_ROWS if wants_text else LIST_ROWS):
-        found, missing = render_card_props(book, row, props, environ)
-        out.response(ctx.href(book.card_path(row.name)), found, missing)
+    reader = CARD_ROWS if cards.wants_text else LIST_ROWS if not cards.from_row else SLIM_ROWS
+    for row in live_rows(book.vb.book.id, reader):
+        cards.respond(out, row)
         if out.full:
             yield out.drain()
     out.raw(text_element(xmlns.SYNC_TOKEN, token))
@@ -63,7 +62,7 @@ def _incremental(book: Book, props, environ, changed, truncated: bool,
                  token: str) -> Iterator[bytes]:
     """The members changed since the token: the live ones with their properties, the
     removed ones as a bare 404; a 507 for the collection when truncated."""
-    ctx = context(environ)
+    cards = CardProps(book, props, environ)
     out = Multistatus()
     book_id = book.vb.book.id
     for i in range(0, len(changed), 500):
@@ -71,15 +70,13 @@ def _incremental(book: Book, props, environ, changed, truncated: bool,
         live = [c.name for c in page if not c.removed]
         rows = live_rows_named(book_id, live)
         for c in page:
-            href = ctx.href(book.card_path(c.name))
             row = rows.get(c.name)
             if row is None:
-                out.status(href, 404)
-                continue
-            found, missing = render_card_props(book, row, props, environ)
-            out.response(href, found, missing)
+                out.status(cards.href(c.name), 404)
+            else:
+                cards.respond(out, row)
         yield out.drain()
     if truncated:
-        out.status(ctx.href(book.path), 507, "{DAV:}number-of-matches-within-limits")
+        out.status(context(environ).href(book.path), 507, "{DAV:}number-of-matches-within-limits")
     out.raw(text_element(xmlns.SYNC_TOKEN, token))
     yield out.finish()
