@@ -1,4 +1,4 @@
-"""The black-box phases, run in order against one server, each timed over HTTP with
+"""The black-box phases, run in order against each server, each timed over HTTP with
 keep-alive connections and checked for correctness.
 
 A phase answers with PhaseResults: a value (seconds, or milliseconds for single GETs),
@@ -36,6 +36,7 @@ EDITS, DELETES = 10, 5
 SYNC_REPEATS = 11  # the incremental sync is timed this often (same token), median kept
 QUERY_NEEDLE = "mart"
 GET_SAMPLES = 1000
+GET_BATCH = 50  # single GETs per turn when servers take turns
 UPDATE_THREADS, UPDATES_PER_THREAD, HOT_CARDS = 4, 50, 10
 UNSUPPORTED = (403, 405, 415, 501)
 
@@ -289,30 +290,56 @@ def query(state: State) -> list[PhaseResult]:
     return [PhaseResult("query_fn_contains", elapsed, detail=detail)]
 
 
+class GetRun:
+    """GET_SAMPLES single GETs of random live cards on one connection, done in batches
+    so that several servers can take turns (run_side_by_side)."""
+
+    def __init__(self, state: State):
+        rng = random.Random(7)
+        names = sorted(state.live)
+        self.state = state
+        self.todo = [rng.choice(names) for _ in range(GET_SAMPLES)] if names else []
+        self.conn = state.srv.conn()
+        self.times: list[float] = []
+        self.statuses: Counter = Counter()
+        self.bad = 0
+
+    def batch(self, count: int) -> None:
+        done = len(self.times)
+        for name in self.todo[done:done + count]:
+            t0 = time.perf_counter()
+            r = self.conn.request("GET", self.state.href(name))
+            self.times.append(time.perf_counter() - t0)
+            self.statuses[r.status] += 1
+            if r.status != 200 or not r.header("etag") or \
+                    f"UID:{self.state.live[name].uid}".encode() not in r.body:
+                self.bad += 1
+
+    @property
+    def finished(self) -> bool:
+        return len(self.times) >= len(self.todo)
+
+    def results(self) -> list[PhaseResult]:
+        """p50 and p99 in milliseconds."""
+        self.conn.close()
+        if not self.todo:
+            raise CheckFailed("no live cards to GET")
+        times = sorted(self.times)
+        p50 = times[len(times) // 2] * 1000
+        p99 = times[min(len(times) - 1, int(len(times) * 0.99))] * 1000
+        detail = f"{len(times)} GETs, {self.conn.connects} connection(s)"
+        if self.bad:
+            raise CheckFailed(f"{detail}; {self.bad} bad answers; "
+                              f"{_status_summary(self.statuses)}", p50)
+        return [PhaseResult("get_p50", p50, unit="ms", detail=detail),
+                PhaseResult("get_p99", p99, unit="ms", detail=detail)]
+
+
 def single_gets(state: State) -> list[PhaseResult]:
-    """GET_SAMPLES single GETs (random live cards) on one connection: p50 and p99."""
-    rng = random.Random(7)
-    names = sorted(state.live)
-    sample = [rng.choice(names) for _ in range(GET_SAMPLES)]
-    conn = state.srv.conn()
-    times, statuses, bad = [], Counter(), 0
-    for name in sample:
-        t0 = time.perf_counter()
-        r = conn.request("GET", state.href(name))
-        times.append(time.perf_counter() - t0)
-        statuses[r.status] += 1
-        if r.status != 200 or not r.header("etag") or \
-                f"UID:{state.live[name].uid}".encode() not in r.body:
-            bad += 1
-    conn.close()
-    times.sort()
-    p50 = times[len(times) // 2] * 1000
-    p99 = times[min(len(times) - 1, int(len(times) * 0.99))] * 1000
-    detail = f"{len(sample)} GETs, {conn.connects} connection(s)"
-    if bad:
-        raise CheckFailed(f"{detail}; {bad} bad answers; {_status_summary(statuses)}", p50)
-    return [PhaseResult("get_p50", p50, unit="ms", detail=detail),
-            PhaseResult("get_p99", p99, unit="ms", detail=detail)]
+    """GET_SAMPLES single GETs on one connection, one server alone: p50 and p99."""
+    run = GetRun(state)
+    run.batch(GET_SAMPLES)
+    return run.results()
 
 
 def concurrent_updates(state: State) -> list[PhaseResult]:
@@ -411,26 +438,76 @@ PHASES: list[tuple[str, Callable[[State], list[PhaseResult]]]] = [
 ]
 
 
+def _record(srv: Server, out: list[PhaseResult], cpu: float, results: list[PhaseResult],
+            log) -> None:
+    hwm = srv.sampler.hwm_kib() / 1024
+    for res in out:
+        res.server_cpu_s, res.server_hwm_mib = cpu, hwm
+        results.append(res)
+        value = "-" if res.value is None else f"{res.value:.3f} {res.unit}"
+        log(f"  {srv.name:12} {res.phase:20} {value:>12}  {res.status:11} {res.detail}")
+
+
+def _guarded(name: str, run: Callable, *args) -> list[PhaseResult]:
+    """What `run(*args)` answers ([] for nothing); a failed check or a crash becomes
+    the phase's result."""
+    try:
+        return run(*args) or []
+    except CheckFailed as e:
+        return [PhaseResult(name, e.value, status="fail", detail=str(e))]
+    except Exception as e:  # noqa: BLE001 - one phase's crash must not stop the bench
+        return [PhaseResult(name, None, status="error", detail=f"{type(e).__name__}: {e}")]
+
+
+def _dead(name: str) -> list[PhaseResult]:
+    return [PhaseResult(name, None, status="error", detail="server died")]
+
+
 def run_all(srv: Server, cards: list[Card], log=print) -> list[PhaseResult]:
-    """Every phase in order; a failing phase is recorded and the next one still runs."""
-    state = State(srv, cards)
-    results: list[PhaseResult] = []
-    for name, phase in PHASES:
-        if not srv.alive():
-            results.append(PhaseResult(name, None, status="error", detail="server died"))
+    """Every phase in order against one server."""
+    return run_side_by_side([srv], cards, log)[srv.name]
+
+
+def run_side_by_side(servers: list[Server], cards: list[Card],
+                     log=print) -> dict[str, list[PhaseResult]]:
+    """Every phase in order against each server, phase by phase: a phase runs on every
+    server (each starting it in turn) before the next phase starts, and the single GETs
+    take turns in batches of GET_BATCH, so that a slow spell of a shared machine falls
+    on all servers alike rather than on whichever ran then. A failing phase is
+    recorded and the next one still runs."""
+    states = {srv.name: State(srv, cards) for srv in servers}
+    results: dict[str, list[PhaseResult]] = {srv.name: [] for srv in servers}
+    for i, (name, phase) in enumerate(PHASES):
+        order = servers[i % len(servers):] + servers[:i % len(servers)]
+        if phase is single_gets:
+            _gets_taking_turns(order, states, results, log)
             continue
-        cpu0 = srv.sampler.cpu()
-        try:
-            out = phase(state)
-        except CheckFailed as e:
-            out = [PhaseResult(name, e.value, status="fail", detail=str(e))]
-        except Exception as e:  # noqa: BLE001 - one phase's crash must not stop the bench
-            out = [PhaseResult(name, None, status="error", detail=f"{type(e).__name__}: {e}")]
-        cpu = srv.sampler.cpu() - cpu0
-        hwm = srv.sampler.hwm_kib() / 1024
-        for res in out:
-            res.server_cpu_s, res.server_hwm_mib = cpu, hwm
-            results.append(res)
-            value = "-" if res.value is None else f"{res.value:.3f} {res.unit}"
-            log(f"  {srv.name:12} {res.phase:20} {value:>12}  {res.status:11} {res.detail}")
+        for srv in order:
+            if not srv.alive():
+                _record(srv, _dead(name), 0.0, results[srv.name], log)
+                continue
+            cpu0 = srv.sampler.cpu()
+            out = _guarded(name, phase, states[srv.name])
+            _record(srv, out, srv.sampler.cpu() - cpu0, results[srv.name], log)
     return results
+
+
+def _gets_taking_turns(order: list[Server], states: dict[str, State],
+                       results: dict[str, list[PhaseResult]], log) -> None:
+    cpu0 = {srv.name: srv.sampler.cpu() for srv in order}
+    runs: dict[str, GetRun] = {}
+    outcome: dict[str, list[PhaseResult]] = {}
+    for srv in order:
+        if srv.alive():
+            runs[srv.name] = GetRun(states[srv.name])
+        else:
+            outcome[srv.name] = _dead("get_p50")
+    while pending := [srv.name for srv in order if srv.name in runs
+                      and srv.name not in outcome and not runs[srv.name].finished]:
+        for name in pending:
+            problem = _guarded("get_p50", runs[name].batch, GET_BATCH)
+            if problem:
+                outcome[name] = problem
+    for srv in order:
+        out = outcome.get(srv.name) or _guarded("get_p50", runs[srv.name].results)
+        _record(srv, out, srv.sampler.cpu() - cpu0[srv.name], results[srv.name], log)

@@ -3,8 +3,11 @@
     python bench/run.py --n 1000 [--servers davcontacts,radicale,xandikos]
                         [--db sqlite|postgresql] [--pg-url URL] [--out results.json]
 
-Each server runs alone (one after the other) in its own process on a loopback port with
-a temporary data directory, and gets the same generated vCards. The table shows each
+Every server runs in its own process on a loopback port with a temporary data
+directory, and gets the same generated vCards. The servers run side by side and take
+the phases together: each phase runs on every server before the next one starts, and
+the single GETs alternate between servers in small batches, so that a slow spell of
+the machine does not land on one server only. The table shows each
 phase's time, the ratio of each server to davcontacts (>1: davcontacts is faster) and
 the servers' peak memory. See docs/benchmarks.md for recorded runs.
 """
@@ -26,7 +29,7 @@ if __package__ in (None, ""):          # run as `python bench/run.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.cards import generate  # noqa: E402
-from bench.phases import PhaseResult, run_all  # noqa: E402
+from bench.phases import PhaseResult, run_side_by_side  # noqa: E402
 from bench.servers import (
     SERVERS,
     PgSchema,
@@ -85,35 +88,50 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def bench_one(name: str, args, cards, tmp: Path, versions: dict[str, str]) -> dict:
-    pg = PgSchema(args.pg_url) if name == "davcontacts" and args.db == "postgresql" else None
-    srv: Server | None = None
+def start(name: str, args, tmp: Path, versions: dict[str, str],
+          pg: PgSchema | None) -> Server:
+    if name == "davcontacts":
+        return start_davcontacts(tmp, pg.url if pg else None)
+    if name == "radicale":
+        return start_radicale(tmp, args.venv, versions["radicale"])
+    return start_xandikos(tmp, args.venv, versions["xandikos"])
+
+
+def bench_all(args, cards, tmp: Path, versions: dict[str, str]) -> dict[str, dict]:
+    """Start every server, run the phases side by side (phases.run_side_by_side), stop
+    them and collect their peak memory."""
+    pg = PgSchema(args.pg_url) if "davcontacts" in args.servers and args.db == "postgresql" \
+        else None
+    report: dict[str, dict] = {}
+    running: list[Server] = []
     try:
-        if name == "davcontacts":
-            srv = start_davcontacts(tmp, pg.url if pg else None)
-        elif name == "radicale":
-            srv = start_radicale(tmp, args.venv, versions["radicale"])
-        else:
-            srv = start_xandikos(tmp, args.venv, versions["xandikos"])
-        log(f"{name} {srv.version} on 127.0.0.1:{srv.port}{srv.book}")
+        for name in args.servers:
+            try:
+                srv = start(name, args, tmp, versions, pg)
+            except StartError as e:
+                log(f"{name}: could not start: {e}")
+                report[name] = {"version": versions.get(name, ""), "error": str(e),
+                                "phases": [], "memory": {}}
+                continue
+            log(f"{name} {srv.version} on 127.0.0.1:{srv.port}{srv.book}")
+            running.append(srv)
+        # Other work on the machine skews timings: keep the 1-minute load around the run.
         load_before = os.getloadavg()[0]
         t0 = time.perf_counter()
-        results = run_all(srv, cards, log)
+        results = run_side_by_side(running, cards, log) if running else {}
         wall = time.perf_counter() - t0
-        auth = srv.auth_note
-        memory = srv.stop()
-        srv = None
-        log(f"  {name:12} peak memory {memory['vmhwm_mib']:.0f} MiB; phases took {wall:.0f} s; "
-            f"load {load_before:.2f} -> {os.getloadavg()[0]:.2f}")
-        # Other work on the machine skews timings: keep the 1-minute load around the run.
-        return {"version": versions.get(name, ""), "auth": auth,
-                "phases": [asdict(r) for r in results], "memory": memory, "wall_s": wall,
-                "loadavg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
-    except StartError as e:
-        log(f"{name}: could not start: {e}")
-        return {"version": versions.get(name, ""), "error": str(e), "phases": [], "memory": {}}
+        load = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+        while running:
+            srv = running.pop(0)
+            memory = srv.stop()
+            log(f"  {srv.name:12} peak memory {memory['vmhwm_mib']:.0f} MiB")
+            report[srv.name] = {"version": versions.get(srv.name, ""), "auth": srv.auth_note,
+                                "phases": [asdict(r) for r in results[srv.name]],
+                                "memory": memory, "wall_s": wall, "loadavg_1min": load}
+        log(f"phases took {wall:.0f} s; load {load[0]:.2f} -> {load[1]:.2f}")
+        return {name: report[name] for name in args.servers}
     finally:
-        if srv is not None:
+        for srv in running:
             srv.stop()
         if pg is not None:
             pg.drop()
@@ -232,10 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     with tempfile.TemporaryDirectory(prefix="davcontacts-bench-") as tmpdir:
         tmp = Path(tmpdir)
-        for name in args.servers:
-            if name == "davcontacts":
-                versions["davcontacts"] = davcontacts_version()
-            report["servers"][name] = bench_one(name, args, cards, tmp, versions)
+        if "davcontacts" in args.servers:
+            versions["davcontacts"] = davcontacts_version()
+        report["servers"] = bench_all(args, cards, tmp, versions)
         if args.keep:
             kept = Path(tempfile.mkdtemp(prefix="davcontacts-bench-kept-"))
             os.rename(tmp, kept / "data")
