@@ -8,6 +8,7 @@ Only named-property requests take this path; allprop and propname go to WsgiDAV.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from xml.sax.saxutils import escape
 
 from lxml import etree
 from wsgidav.dav_error import DAVError
@@ -15,15 +16,19 @@ from wsgidav.dav_error import DAVError
 from ..model import Contact
 from . import xmlns
 from .base import context
-from .books import CARD_CONTENT_TYPE, LIST_ROWS, Book, Card, live_rows
+from .books import CARD_CONTENT_TYPE, LIST_ROWS, SLIM_ROWS, Book, Card, live_rows
 from .multistatus import Multistatus, empty_element, text_element, value_xml
 from .variants import served_version
 
-# Card properties answered from the row alone.
+_CONTENT_TYPE_XML = text_element(xmlns.GETCONTENTTYPE, CARD_CONTENT_TYPE)
+_RESOURCETYPE_XML = empty_element(xmlns.RESOURCETYPE)
+# Card properties answered from the row alone, as XML.
 ROW_PROPERTIES = {
-    xmlns.GETETAG: lambda row: f'"{row.etag}"',
-    xmlns.GETCONTENTTYPE: lambda row: CARD_CONTENT_TYPE,
-    xmlns.dav("getcontentlength"): lambda row: str(row.size),
+    xmlns.GETETAG: lambda row: f'<D:getetag>"{escape(row.etag)}"</D:getetag>',
+    xmlns.GETCONTENTTYPE: lambda row: _CONTENT_TYPE_XML,
+    xmlns.dav("getcontentlength"):
+        lambda row: f"<D:getcontentlength>{row.size}</D:getcontentlength>",
+    xmlns.RESOURCETYPE: lambda row: _RESOURCETYPE_XML,
 }
 
 
@@ -49,28 +54,37 @@ def render_resource(res, names: list[str]) -> tuple[list[tuple[str, str]], list[
     return found, forbidden, missing
 
 
-def _card_response(book: Book, row: Contact, names: list[str], environ: dict, out: Multistatus,
-                   href: str) -> None:
-    found, missing = [], []
-    slow = []
-    # A converted variant (variants.py) has its own ETag and length: the resource knows.
-    converted = served_version(row.version, environ,
-                               context(environ).settings.default_vcard_version) != row.version
-    for name in names:
-        fast = None if converted else ROW_PROPERTIES.get(name)
-        if fast is not None:
-            found.append((name, text_element(name, fast(row))))
-        elif name == xmlns.RESOURCETYPE:
-            found.append((name, empty_element(name)))
+class _CardResponses:
+    """Each card's <response> for one PROPFIND: which properties the row answers and
+    which need the resource is decided once, and the version rule once per stored
+    version (a converted variant has its own ETag and length: the resource knows)."""
+
+    def __init__(self, book: Book, names: list[str], environ: dict):
+        self.book, self.names, self.environ = book, names, environ
+        self.fast = [(name, ROW_PROPERTIES[name]) for name in names if name in ROW_PROPERTIES]
+        self.slow = [name for name in names if name not in ROW_PROPERTIES]
+        self.default = context(environ).settings.default_vcard_version
+        self._converted: dict[str, bool] = {}
+
+    def converted(self, stored: str) -> bool:
+        conv = self._converted.get(stored)
+        if conv is None:
+            conv = self._converted[stored] = served_version(
+                stored, self.environ, self.default) != stored
+        return conv
+
+    def write(self, out: Multistatus, row: Contact, href: str) -> None:
+        if self.converted(row.version):
+            found, slow = [], self.names
         else:
-            slow.append(name)
-    forbidden: list[str] = []
-    if slow:  # dead properties, lock discovery, …: through the resource
-        card = Card(book.card_path(row.name), environ, book.vb, row)
-        more, forbidden, absent = render_resource(card, slow)
-        found += more
-        missing += absent
-    out.response(href, found, missing, forbidden)
+            found, slow = [(name, render(row)) for name, render in self.fast], self.slow
+        missing: list[str] = []
+        forbidden: list[str] = []
+        if slow:  # dead properties, lock discovery, …: through the resource
+            card = Card(self.book.card_path(row.name), self.environ, self.book.vb, row)
+            more, forbidden, missing = render_resource(card, slow)
+            found += more
+        out.response(href, found, missing, forbidden)
 
 
 def book_depth1(book: Book, names: list[str], environ: dict) -> Iterator[bytes]:
@@ -80,8 +94,11 @@ def book_depth1(book: Book, names: list[str], environ: dict) -> Iterator[bytes]:
     found, forbidden, missing = render_resource(book, names)
     out.response(book.get_href(), found, missing, forbidden)
     base = ctx.href(book.path.rstrip("/") + "/")
-    for row in live_rows(book.vb.book.id, LIST_ROWS):
-        _card_response(book, row, names, environ, out, base + xmlns.href_quote(row.name))
+    cards = _CardResponses(book, names, environ)
+    # An ETag listing (what clients ask) needs no dates: the slim rows do.
+    reader = LIST_ROWS if cards.slow else SLIM_ROWS
+    for row in live_rows(book.vb.book.id, reader):
+        cards.write(out, row, base + xmlns.href_quote(row.name))
         if out.full:
             yield out.drain()
     yield out.finish()
