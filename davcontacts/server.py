@@ -7,6 +7,7 @@ import ctypes
 import gc
 import logging
 import os
+import platform
 import resource
 import signal
 import sys
@@ -64,6 +65,7 @@ def first_start_hint(config: Config) -> str | None:
 
 
 def serve(config: Config) -> int:
+    _limit_malloc_arenas()
     db = open_database(config.storage.database_url)
     with db.connection_context():
         hint = first_start_hint(config)
@@ -76,6 +78,25 @@ def serve(config: Config) -> int:
     close_connections(db)  # no connection may be shared with the children
     _freeze_startup_objects()
     return _prefork(config)
+
+
+# glibc's mallopt parameter for the number of malloc arenas (malloc.h).
+_M_ARENA_MAX = -8
+
+
+def _limit_malloc_arenas(arenas: int = 2) -> None:
+    """Let the worker threads share `arenas` glibc malloc arenas. By default every
+    thread that allocates while another holds an arena gets its own (up to 8 per
+    core), and each keeps the memory freed in it: RSS then grows with the number of
+    threads that ever served a request, not with the work (at N = 10,000 cards the
+    bench's peak was 131 MiB with the default and 101 MiB with 2 arenas). The GIL
+    serialises the threads anyway. MALLOC_ARENA_MAX in the environment wins."""
+    if "MALLOC_ARENA_MAX" in os.environ or platform.libc_ver()[0] != "glibc":
+        return
+    try:
+        ctypes.CDLL(None).mallopt(_M_ARENA_MAX, arenas)
+    except (OSError, AttributeError):
+        log.debug("mallopt is not available; malloc arenas left as they are")
 
 
 def _freeze_startup_objects() -> None:
