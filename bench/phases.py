@@ -482,11 +482,6 @@ def _dead(name: str) -> list[PhaseResult]:
     return [PhaseResult(name, None, status="error", detail="server died")]
 
 
-def run_all(srv: Server, cards: list[Card], log=print) -> list[PhaseResult]:
-    """Every phase in order against one server."""
-    return run_side_by_side([srv], cards, log)[srv.name]
-
-
 def run_side_by_side(servers: list[Server], cards: list[Card],
                      log=print) -> dict[str, list[PhaseResult]]:
     """Every phase in order against each server, phase by phase: a phase runs on every

@@ -74,11 +74,7 @@ class Gateway(wsgi.Gateway_10):
             req.ensure_headers_sent()
         finally:
             conn.wfile = writer
-        if req.chunked_write:  # never with a Content-Length, but be exact
-            writer.write(b"".join(capture.parts))
-            req.write(body)
-        else:
-            writer.write(b"".join(capture.parts) + body)
+        writer.write(b"".join(capture.parts) + body)  # a Content-Length: never chunked
         return True
 
 

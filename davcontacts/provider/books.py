@@ -20,6 +20,7 @@ from ..model.base import RowReader
 from . import xmlns
 from .base import BoundedSink, LivePropertiesMixin, domain_call, live_property, timestamp
 from .errors import to_dav_error
+from .multistatus import text_element
 from .variants import (
     accept_version,
     etag_matching_request,
@@ -30,6 +31,7 @@ from .variants import (
 
 VCARD_TYPES = ("text/vcard", "text/x-vcard", "text/directory")
 CARD_CONTENT_TYPE = "text/vcard; charset=utf-8"
+CARD_CONTENT_TYPE_XML = text_element(xmlns.GETCONTENTTYPE, CARD_CONTENT_TYPE)
 # Columns a listing needs: everything but the card text; a report adds the text.
 LIST_COLUMNS = (Contact.id, Contact.book, Contact.name, Contact.uid, Contact.etag,
                 Contact.size, Contact.version, Contact.created_at, Contact.updated_at)

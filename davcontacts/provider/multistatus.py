@@ -59,6 +59,11 @@ def text_element(name: str, text: str) -> str:
     return f"<{tag}{decl}>{escape_text(text)}</{tag}>"
 
 
+def getetag_xml(etag: str) -> str:
+    """A card's or file's DAV:getetag (the quoted entity tag) as XML text."""
+    return f'<D:getetag>"{escape(etag)}"</D:getetag>'
+
+
 def empty_element(name: str) -> str:
     tag, decl = qname(name)
     return f"<{tag}{decl}/>"

@@ -8,7 +8,6 @@ Only named-property requests take this path; allprop and propname go to WsgiDAV.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from xml.sax.saxutils import escape
 
 from lxml import etree
 from wsgidav.dav_error import DAVError
@@ -16,16 +15,15 @@ from wsgidav.dav_error import DAVError
 from ..model import Contact
 from . import xmlns
 from .base import context
-from .books import CARD_CONTENT_TYPE, LIST_ROWS, SLIM_ROWS, Book, Card, live_rows
-from .multistatus import Multistatus, empty_element, text_element, value_xml
+from .books import CARD_CONTENT_TYPE_XML, LIST_ROWS, SLIM_ROWS, Book, Card, live_rows
+from .multistatus import Multistatus, empty_element, getetag_xml, value_xml
 from .variants import served_version
 
-_CONTENT_TYPE_XML = text_element(xmlns.GETCONTENTTYPE, CARD_CONTENT_TYPE)
 _RESOURCETYPE_XML = empty_element(xmlns.RESOURCETYPE)
 # Card properties answered from the row alone, as XML.
 ROW_PROPERTIES = {
-    xmlns.GETETAG: lambda row: f'<D:getetag>"{escape(row.etag)}"</D:getetag>',
-    xmlns.GETCONTENTTYPE: lambda row: _CONTENT_TYPE_XML,
+    xmlns.GETETAG: lambda row: getetag_xml(row.etag),
+    xmlns.GETCONTENTTYPE: lambda row: CARD_CONTENT_TYPE_XML,
     xmlns.dav("getcontentlength"):
         lambda row: f"<D:getcontentlength>{row.size}</D:getcontentlength>",
     xmlns.RESOURCETYPE: lambda row: _RESOURCETYPE_XML,

@@ -6,17 +6,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
-from xml.sax.saxutils import escape
 
 from lxml import etree
 from wsgidav.dav_error import DAVError
 
 from ...model import Contact
+from ...model.base import RowReader
 from ...vcard.select import select_properties
 from .. import xmlns
 from ..base import context
-from ..books import CARD_CONTENT_TYPE, Book, Card
-from ..multistatus import Multistatus, empty_element, text_element, value_xml
+from ..books import CARD_CONTENT_TYPE_XML, CARD_ROWS, LIST_ROWS, SLIM_ROWS, Book, Card
+from ..multistatus import Multistatus, empty_element, getetag_xml, text_element, value_xml
 from ..variants import served_version, variant_etag, variant_text
 
 
@@ -90,7 +90,6 @@ def address_data(text: str, request: etree._Element) -> str:
     return select_properties(text, names)
 
 
-_CONTENT_TYPE_XML = text_element(xmlns.GETCONTENTTYPE, CARD_CONTENT_TYPE)
 # Card properties a row answers by itself (anything else goes through a Card resource).
 _FROM_ROW = frozenset({xmlns.GETETAG, xmlns.GETCONTENTTYPE, xmlns.RESOURCETYPE,
                        xmlns.card("address-data")})
@@ -113,6 +112,14 @@ class CardProps:
         self._base = ctx.href(book.card_path(""))
         self._served: dict[str, str] = {}
 
+    @property
+    def reader(self) -> RowReader:
+        """The columns a listing needs for these properties: the card text only for
+        address-data, no timestamps when the row answers everything."""
+        if self.wants_text:
+            return CARD_ROWS
+        return SLIM_ROWS if self.from_row else LIST_ROWS
+
     def href(self, name: str) -> str:
         return self._base + xmlns.href_quote(name)
 
@@ -133,9 +140,9 @@ class CardProps:
             name = el.tag
             if name == xmlns.GETETAG:
                 etag = variant_etag(row.etag, row.version, served)
-                found.append((name, f'<D:getetag>"{escape(etag)}"</D:getetag>'))
+                found.append((name, getetag_xml(etag)))
             elif name == xmlns.GETCONTENTTYPE:
-                found.append((name, _CONTENT_TYPE_XML))
+                found.append((name, CARD_CONTENT_TYPE_XML))
             elif name == xmlns.card("address-data"):
                 text = variant_text(row.vcard, row.version, served)
                 found.append((name, text_element(name, address_data(text, el))))

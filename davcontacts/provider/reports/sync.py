@@ -12,7 +12,7 @@ from wsgidav.dav_error import DAVError
 from ...contacts.sync import changes_since, last_change_id, live_count, make_token, parse_token
 from .. import xmlns
 from ..base import context
-from ..books import CARD_ROWS, LIST_ROWS, SLIM_ROWS, Book, live_rows, live_rows_named
+from ..books import Book, live_rows, live_rows_named
 from ..multistatus import Multistatus, text_element
 from . import CardProps, parse_limit, register, requested_props
 
@@ -49,8 +49,7 @@ def _initial(book: Book, props, environ, token: str) -> Iterator[bytes]:
     """Every live member, read in pages and sent in pieces."""
     cards = CardProps(book, props, environ)
     out = Multistatus()
-    reader = CARD_ROWS if cards.wants_text else LIST_ROWS if not cards.from_row else SLIM_ROWS
-    for row in live_rows(book.vb.book.id, reader):
+    for row in live_rows(book.vb.book.id, cards.reader):
         cards.respond(out, row)
         if out.full:
             yield out.drain()
