@@ -64,9 +64,9 @@ def make_admin_app(config: Config, secret: bytes, mount: str = "/admin"):
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(HTTPException, _http_error)
 
-    from .views import account, contact, contacts, crm, groups, session, transfer, users
-    for blueprint in (session.bp, contacts.bp, contact.bp, crm.bp, transfer.bp, account.bp,
-                      users.bp, groups.bp):
+    from .views import account, contact, contacts, crm, groups, members, session, transfer, users
+    for blueprint in (session.bp, contacts.bp, contact.bp, crm.bp, members.bp, transfer.bp,
+                      account.bp, users.bp, groups.bp):
         app.register_blueprint(blueprint)
     return SecurityHeaders(app)
 

@@ -29,7 +29,7 @@ SORTS: dict[str, tuple[str, ...]] = {
     "company": ("org", "display_name"),
     "city": ("city", "display_name"),
 }
-KINDS = ("person", "company")
+KINDS = ("person", "company", "group")
 MAX_QUERY = 200
 
 Cursor = tuple  # (sort values…, id)
@@ -37,7 +37,7 @@ Cursor = tuple  # (sort values…, id)
 
 @dataclass(frozen=True)
 class ListQuery:
-    kind: str = ""  # "", person, company
+    kind: str = ""  # "", person, company, group
     state: str = "active"
     tag: str = ""
     q: str = ""
@@ -212,9 +212,13 @@ def tag_names(actor: Actor, limit: int = 200) -> list[str]:
     return [name for (name,) in query.tuples()]
 
 
-def suggest(actor: Actor, kind: str, text: str, limit: int = 20) -> list[Contact]:
-    """Active contacts of a kind the actor sees whose name contains `text` (pickers)."""
+def suggest(actor: Actor, kind: str, text: str, limit: int = 20, *,
+            book_id: int | None = None) -> list[Contact]:
+    """Active contacts of a kind the actor sees whose name contains `text` (pickers),
+    in one book if `book_id` is given."""
     query = records.list_contacts(actor, state="active", kind=kind)
+    if book_id is not None:
+        query = query.where(Contact.book == book_id)
     if text.strip():
         query = query.where(Contact.display_name.contains(text.strip()[:MAX_QUERY]))
     return list(query.select(Contact.id, Contact.display_name, Contact.org, Contact.book)

@@ -277,6 +277,8 @@ def assign_role(actor: Actor, contact: Contact, role: str, *, number: str = "",
     """Give a contact the client or supplier role, or change its number, status and
     details. A number names one contact per role (an invoice must find its client)."""
     _writable(actor, contact)
+    if contact.kind == "group":
+        raise InvalidInput("a contact group has no business roles; give them to its members")
     if role not in BUSINESS_ROLES:
         raise InvalidInput(f"unknown role {role!r}: choose {' or '.join(BUSINESS_ROLES)}")
     number, status = number.strip(), status.strip() or "active"

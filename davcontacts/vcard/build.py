@@ -145,6 +145,15 @@ def build_card(record: CardRecord, *, version: str = "3.0") -> str:
     return "".join(fold(line, "\r\n") for line in lines)
 
 
+def build_group(uid: str, name: str) -> str:
+    """A new, empty contact group in Apple's vCard 3 form (``N`` and ``FN`` the name,
+    ``X-ADDRESSBOOKSERVER-KIND:group``), which iOS and macOS read as it is and
+    convert.py serves as ``KIND:group`` to a client asking for vCard 4."""
+    lines = ["BEGIN:VCARD", "VERSION:3.0", f"UID:{_text(uid)}", f"FN:{_text(name)}",
+             f"N:{_text(name)};;;;", "X-ADDRESSBOOKSERVER-KIND:group", "END:VCARD"]
+    return "".join(fold(line, "\r\n") for line in lines)
+
+
 def _check(record: CardRecord, version: str) -> None:
     if version not in ("3.0", "4.0"):
         raise ValueError(f"cannot build vCard {version!r}; use 3.0 or 4.0")

@@ -76,7 +76,7 @@ def split_list(value: str) -> list[str]:
     return [unescape_value(part).strip() for part in _UNESCAPED_COMMA.split(value)]
 
 
-def _bare_uid(value: str) -> str:
+def bare_uid(value: str) -> str:
     value = value.strip()
     return value[9:] if value.lower().startswith("urn:uuid:") else value
 
@@ -106,7 +106,7 @@ def derive_details(card: ParsedCard) -> CardDetails:
                     seen_tags.add(tag.casefold())
                     details.tags.append(_clip(tag, 255))
         elif line.name in ("MEMBER", "X-ADDRESSBOOKSERVER-MEMBER"):
-            uid = _bare_uid(text_value(line))
+            uid = bare_uid(text_value(line))
             if uid:
                 details.members.append(_clip(uid, 512))
         elif line.name == "ORG" and not details.org:

@@ -1,8 +1,9 @@
 """The admin in a real browser (Debian's Chromium driven by Playwright; no browser is
 downloaded): sign in, create a company and a person linked to it with tags, and
-check over CardDAV that ORG and CATEGORIES reached the card. Screenshots of the
-contacts page (table and cards) and the contact form at desktop and phone sizes go
-to tests/artifacts/admin-screenshots/ (ignored by git), for a human to look at.
+check over CardDAV that ORG and CATEGORIES reached the card; build a contact group.
+Screenshots of the contacts page (table and cards) and the contact form at desktop and
+phone sizes, and of a group, go to tests/artifacts/admin-screenshots/ (ignored by git),
+for a human to look at.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.conftest import REPO, TEST_PASSWORD, Server
+from tests.davclient import make_card
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -138,3 +140,43 @@ def test_create_company_and_linked_person_in_a_browser(browser: Browser, server:
     assert errors == []
     with capsys.disabled():
         print(f"\nadmin screenshots: {SHOTS}")
+
+
+def test_contact_group_in_a_browser(browser: Browser, server: Server) -> None:
+    """Create a contact group, pick a member from the suggestions of the group's book,
+    see the group on the member's page; the card a client fetches lists the member."""
+    username = server.add_user()
+    dav = server.client(username)
+    try:
+        book = f"/dav/addressbooks/{username}/personal/"
+        for uid, fn in (("reader-1", "Rita Reader"), ("reader-2", "Rob Reader")):
+            assert dav.put_card(f"{book}{uid}.vcf", make_card(uid, fn)).status == 201
+    finally:
+        dav.close()
+    page, errors = open_page(browser, server, username, "desktop")
+    page.click("text=New group")
+    page.fill("input[name=name]", "Book club")
+    page.click("button:has-text('Create group')")
+    expect(page.locator("h1")).to_have_text("Book club")
+    expect(page.locator("#members")).to_contain_text("This group has no members yet.")
+
+    picker = page.locator("#members input[data-suggest]")
+    picker.fill("Reader")  # the picker asks the server for people of this book
+    expect(page.locator("#dl-members option")).to_have_count(2)
+    picker.fill("Rita Reader")
+    page.click("button:has-text('Add member')")
+    expect(page.locator("#members .members")).to_contain_text("Rita Reader")
+    shoot(page, server, "contact-group", "desktop")
+    group = next(c for c in card_texts(server, username) if "FN:Book club" in c)
+    assert "X-ADDRESSBOOKSERVER-MEMBER:urn:uuid:reader-1" in group
+    assert "reader-2" not in group
+
+    page.click("#members >> text=Rita Reader")
+    expect(page.locator("h1")).to_have_text("Rita Reader")
+    expect(page.locator("#groups")).to_contain_text("Book club")
+    page.click("#groups button:has-text('Remove')")
+    expect(page.locator("#groups")).to_contain_text("In no group.")
+    page.select_option("#groups select[name=group]", label="Book club")
+    page.click("button:has-text('Add to group')")
+    expect(page.locator("#groups .group-list")).to_contain_text("Book club")
+    assert errors == []

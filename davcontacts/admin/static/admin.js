@@ -92,7 +92,7 @@
     });
   });
 
-  // Pickers: suggestions from the server for company and reports-to.
+  // Pickers: suggestions from the server for company, reports-to and group members.
   function debounce(fn, ms) {
     var timer = null;
     return function () {
@@ -110,7 +110,8 @@
       if (hidden) { hidden.value = ids[input.value] || ""; }
     }
     var load = debounce(function () {
-      var url = input.getAttribute("data-api") + "?kind=" + encodeURIComponent(input.getAttribute("data-suggest")) +
+      var api = input.getAttribute("data-api");
+      var url = api + (api.indexOf("?") < 0 ? "?" : "&") + "kind=" + encodeURIComponent(input.getAttribute("data-suggest")) +
         "&q=" + encodeURIComponent(input.value);
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (response) { return response.ok ? response.json() : []; })

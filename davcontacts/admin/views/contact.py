@@ -7,7 +7,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from peewee import JOIN
 
 from ...acl import policy
-from ...contacts import cards, listing, records
+from ...contacts import cards, listing, members, records
 from ...contacts.users import suggest_username
 from ...errors import DomainError, NotFound
 from ...model import BUSINESS_ROLES, ROLES, Contact, Revision, User
@@ -92,7 +92,7 @@ def show(contact_id: int):
         owner=listing.book_labels([vc.book.id]).get(vc.book.id, ""), people=people,
         reports=reports,
         company=_linked(contact.company_id), manager=_linked(contact.reports_to_id),
-        assignee=assignee, revisions=list(revisions), **_crm(vc),
+        assignee=assignee, revisions=list(revisions), **_crm(vc), **_groups(vc),
         taken=_linked(int(request.args["taken"])) if request.args.get("taken", "").isdigit()
         else None,
         can_archive=vc.writable,
@@ -123,6 +123,19 @@ def _crm(vc: scope.VisibleContact) -> dict:
             "may_link": may_link, "link_candidates": candidates, "new_user": new_user}
 
 
+def _groups(vc: scope.VisibleContact) -> dict:
+    """A group's members; the groups a person or company is in, and those it could join."""
+    contact = vc.contact
+    if contact.kind == "group":
+        return {"group_members": members.members_of(contact)}
+    member_of = members.groups_of(contact)
+    joinable = []
+    if vc.writable:
+        listed = {g.id for g in member_of}
+        joinable = [g for g in members.groups_in(contact.book_id) if g.id not in listed]
+    return {"member_of": member_of, "joinable_groups": joinable}
+
+
 @bp.route("/contacts/<int:contact_id>/edit", methods=["GET", "POST"])
 def edit(contact_id: int):
     vc = _visible(contact_id)
@@ -130,8 +143,8 @@ def edit(contact_id: int):
         flash("You may read this contact but not change it.", "error")
         return redirect(url_for("contact.show", contact_id=contact_id))
     if vc.contact.kind not in ("person", "company"):
-        flash("Contact groups are not edited in the admin yet.", "error")
-        return redirect(url_for("contact.show", contact_id=contact_id))
+        flash("Rename a contact group and change its members on its page.", "info")
+        return redirect(url_for("contact.show", contact_id=contact_id, _anchor="members"))
     if request.method == "GET":
         form = forms.ContactForm.from_record(record_from_card(vc.contact.vcard))
         _crm_fields(form, vc.contact)

@@ -135,9 +135,11 @@ def setup():
 
 @bp.route("/api/contacts")
 def suggestions():
-    """Pickers: visible active companies or people whose name contains `q`."""
-    kind = request.args.get("kind", "company")
-    if kind not in listing.KINDS:
+    """Pickers: visible active contacts of a kind whose name contains `q` (in one book
+    with `book`)."""
+    kind, book = request.args.get("kind", "company"), request.args.get("book", "")
+    if kind not in listing.KINDS or (book and not book.isdigit()):
         abort(400)
-    rows = listing.suggest(actor(), kind, request.args.get("q", ""))
+    rows = listing.suggest(actor(), kind, request.args.get("q", ""),
+                           book_id=int(book) if book else None)
     return jsonify([{"id": c.id, "name": c.display_name, "org": c.org} for c in rows])

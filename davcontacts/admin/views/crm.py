@@ -17,7 +17,7 @@ bp = Blueprint("crm", __name__)
 ROLE_LABELS = {"client": "Client", "supplier": "Supplier"}
 
 
-def _back(contact_id: int, anchor: str):
+def back_to(contact_id: int, anchor: str):
     return redirect(url_for("contact.show", contact_id=contact_id, _anchor=anchor))
 
 
@@ -36,7 +36,7 @@ def save_role(contact_id: int):
         flash_error(exc)
     else:
         flash(f"{vc.contact.display_name} is a {role}.", "success")
-    return _back(contact_id, "roles")
+    return back_to(contact_id, "roles")
 
 
 @bp.route("/contacts/<int:contact_id>/roles/<role>/remove", methods=["POST"])
@@ -48,7 +48,7 @@ def remove_role(contact_id: int, role: str):
         flash_error(exc)
     else:
         flash(f"{vc.contact.display_name} is no longer a {role}.", "success")
-    return _back(contact_id, "roles")
+    return back_to(contact_id, "roles")
 
 
 @bp.route("/contacts/<int:contact_id>/user/link", methods=["POST"])
@@ -61,7 +61,7 @@ def link_user(contact_id: int):
         flash_error(exc)
     else:
         flash(f"{vc.contact.display_name} is linked to the user {username}.", "success")
-    return _back(contact_id, "account")
+    return back_to(contact_id, "account")
 
 
 @bp.route("/contacts/<int:contact_id>/user/create", methods=["POST"])
@@ -78,11 +78,11 @@ def create_user(contact_id: int):
             password=typed or None, scrypt_n=settings().scrypt_n)
     except DomainError as exc:
         flash_error(exc)
-        return _back(contact_id, "account")
+        return back_to(contact_id, "account")
     if typed:
         flash(f"User {created.username} created with the password you chose, and linked.",
               "success")
-        return _back(contact_id, "account")
+        return back_to(contact_id, "account")
     return render_template("contacts/user_created.html", vc=vc, created=created,
                            password=password)
 
@@ -97,4 +97,4 @@ def unlink_user(contact_id: int):
     else:
         flash(f"{vc.contact.display_name} is no longer linked to a user; the account "
               "stays.", "success")
-    return _back(contact_id, "account")
+    return back_to(contact_id, "account")
