@@ -19,7 +19,10 @@ ADDRESS_TYPES = (("work", "Work"), ("home", "Home"), ("billing", "Billing"),
                  ("shipping", "Shipping"), ("", "Other"))
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 _PHONE = re.compile(r"[0-9+()./ \-#*xXp,;]+|tel:.+")
+_URI = re.compile(r"[a-zA-Z][a-zA-Z0-9+.\-]*:\S+")
+_HOST = re.compile(r"[^\s/:@]+\.[a-zA-Z]{2,}(?:[/?#]\S*)?")  # example.com/page
 TEXT_LIMIT = 255
+URL_LIMIT = 2000
 NOTE_LIMIT = 10000
 
 
@@ -69,6 +72,7 @@ class ContactForm:
     emails: list[tuple[str, str]] = field(default_factory=list)  # (types, value)
     phones: list[tuple[str, str]] = field(default_factory=list)
     addresses: list[AddressRow] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)
     birthday: str = ""
     note: str = ""
     tags: str = ""
@@ -95,7 +99,8 @@ class ContactForm:
             emails=[(type_key(t), v) for t, v in record.emails],
             phones=[(type_key(t), v) for t, v in record.phones],
             addresses=[AddressRow(type_key(t), *parts) for t, parts in record.addresses],
-            birthday=record.birthday, note=record.note, tags=", ".join(record.tags))
+            urls=list(record.urls), birthday=record.birthday, note=record.note,
+            tags=", ".join(record.tags))
 
     @classmethod
     def from_request(cls, form, kind: str) -> ContactForm:
@@ -120,6 +125,8 @@ class ContactForm:
             title=text("title"), emails=pairs("email"), phones=pairs("phone"),
             addresses=[a for a in addresses if any((a.street, a.locality, a.region, a.code,
                                                     a.country, a.pobox, a.ext))],
+            urls=[web_address(v.strip()[:URL_LIMIT]) for v in form.getlist("url_value")
+                  if v.strip()],
             birthday=text("birthday"), note=form.get("note", "").strip()[:NOTE_LIMIT],
             tags=text("tags", 2000), assignee=text("assignee"),
             reports_to=text("reports_to"), reports_to_id=text("reports_to_id"),
@@ -136,6 +143,9 @@ class ContactForm:
         for i, (_, value) in enumerate(self.phones):
             if not _PHONE.fullmatch(value):
                 errors[f"phone_{i}"] = "Use digits, spaces and + ( ) - . / only."
+        for i, value in enumerate(self.urls):
+            if not _URI.fullmatch(value):
+                errors[f"url_{i}"] = "Enter a web address such as https://example.com."
         for name, values in (("email", self.emails), ("phone", self.phones)):
             for i, (types, _) in enumerate(values):
                 if not re.fullmatch(r"[a-z0-9,-]*", types):
@@ -158,7 +168,7 @@ class ContactForm:
 
     def record(self, base: CardRecord) -> CardRecord:
         """`base` (the stored card's record, or a new one) with the form's values; what
-        the form does not show (URLs, PO box) comes from `base`."""
+        the form does not show (a URL's TYPE, the PO box) comes from `base`."""
         def typed(values: list[tuple[str, str]]) -> list[Typed]:
             return [(normal_types(t.split(",")), v) for t, v in values]
 
@@ -172,5 +182,11 @@ class ContactForm:
             nickname=self.nickname, department=self.department,
             org=self.fn if self.kind == "company" else self.company,
             title=self.title, emails=typed(self.emails), phones=typed(self.phones),
-            addresses=addresses, birthday=normal_date(self.birthday) or self.birthday,
+            addresses=addresses, urls=list(self.urls),
+            birthday=normal_date(self.birthday) or self.birthday,
             note=self.note, tags=self.tag_list())
+
+
+def web_address(value: str) -> str:
+    """What was typed, with https:// in front of a bare host name (example.com/page)."""
+    return "https://" + value if _HOST.fullmatch(value) else value

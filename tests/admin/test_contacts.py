@@ -93,7 +93,7 @@ def test_edit_keeps_what_the_form_does_not_show(server: Server) -> None:
         ("kind", "person"), ("etag", etag), ("given", "Ada"), ("family", "King"),
         ("email_type", "work"), ("email_value", f"{href.split('/')[-1][:-4]}@example.com"),
         ("phone_type", "cell,pref"), ("phone_value", "+44 20 7946 0000"),
-        ("tags", "math")])
+        ("url_value", "https://ada.example"), ("tags", "math")])
     assert page.status == 302, page.errors()
     card = card_of(server, cid)
     assert "FN:Ada King" in card and "N:King;Ada;;;" in card and "CATEGORIES:math" in card
@@ -101,6 +101,35 @@ def test_edit_keeps_what_the_form_does_not_show(server: Server) -> None:
     assert "item1.URL:https://ada.example" in card and "TEL;TYPE=CELL,PREF:+44" in card
     history = client.get(f"/admin/contacts/{cid}").text
     assert history.count("via admin") == 1 and history.count("via dav") == 1
+
+
+def test_websites_through_the_form(server: Server) -> None:
+    member = server.add_user()
+    href = dav_put(server, member, "Web Site",
+                   "item1.URL:https://old.example\r\nitem1.X-ABLabel:_$!<HomePage>!$_\r\n"
+                   "URL;TYPE=WORK:https://work.example/team")
+    cid = contact_id_of(server, href)
+    client = signed_in(server, member)
+    page = client.get(f"/admin/contacts/{cid}/edit")
+    assert 'value="https://old.example"' in page.text
+    assert 'value="https://work.example/team"' in page.text
+    etag = re.search(r'name="etag" value="([^"]+)"', page.text).group(1)
+    form = [("kind", "person"), ("etag", etag), ("fn", "Web Site"),
+            ("url_value", "https://work.example/team"), ("url_value", "not a web address"),
+            ("url_value", "")]
+    page = client.post(f"/admin/contacts/{cid}/edit", form)
+    assert page.status == 400 and "Enter a web address" in " ".join(page.errors())
+    assert 'value="not a web address"' in page.text  # what was typed stays
+    assert "https://old.example" in card_of(server, cid)  # nothing stored
+    form[4] = ("url_value", "example.org/about")  # a bare host gets https://
+    page = client.post(f"/admin/contacts/{cid}/edit", form)
+    assert page.status == 302, page.errors()
+    card = card_of(server, cid)
+    assert "old.example" not in card and "HomePage" not in card  # removed with its label
+    assert "URL;TYPE=WORK:https://work.example/team" in card  # kept as written
+    assert "URL:https://example.org/about" in card
+    page = client.get(f"/admin/contacts/{cid}")
+    assert 'href="https://example.org/about" rel="noopener noreferrer"' in page.text
 
 
 def test_concurrent_change_is_a_readable_conflict(server: Server) -> None:
