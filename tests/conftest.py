@@ -48,6 +48,20 @@ def wait_for_port(port: int, proc: subprocess.Popen, log: Path, timeout: float =
     raise RuntimeError(f"server did not listen on {port}:\n{log.read_text()}")
 
 
+def wait_for_workers(count: int, proc: subprocess.Popen, log: Path, timeout: float = 30) -> None:
+    """Until `count` worker processes have each bound their own socket (SO_REUSEPORT):
+    the port answers as soon as the first one listens, and a test that starts before
+    the others would see every connection land on that one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()}")
+        if log.read_text(errors="replace").count("davcontacts listening on ") >= count:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{count} workers did not all listen:\n{log.read_text()}")
+
+
 @dataclass
 class Backend:
     name: str
@@ -164,6 +178,8 @@ def start_server(data_dir: Path, database_url: str, backend: str, *,
              "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
             cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     wait_for_port(port, proc, log)
+    if workers > 1:
+        wait_for_workers(workers, proc, log)
     return Server(f"http://127.0.0.1:{port}", port, data_dir, database_url, backend, proc, log)
 
 
