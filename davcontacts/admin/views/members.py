@@ -73,21 +73,14 @@ def remove(contact_id: int):
     return back_to(contact_id, "members")
 
 
-@bp.route("/contacts/<int:contact_id>/groups/add", methods=["POST"])
-def join(contact_id: int):
-    """From a contact's page: add it to the chosen group of its book."""
+@bp.route("/contacts/<int:contact_id>/groups/<any(add, remove):action>", methods=["POST"])
+def membership(contact_id: int, action: str):
+    """From a contact's page: add it to, or take it out of, a group of its book."""
     member = scope.visible_contact(user(), contact_id).contact
     group = _group(request.form.get("group", ""))
-    if group is not None:
+    if group is not None and action == "add":
         _add(group, member)
-    return back_to(contact_id, "groups")
-
-
-@bp.route("/contacts/<int:contact_id>/groups/remove", methods=["POST"])
-def leave(contact_id: int):
-    member = scope.visible_contact(user(), contact_id).contact
-    group = _group(request.form.get("group", ""))
-    if group is not None:
+    elif group is not None:
         _remove(group, bare_uid(member.uid))
     return back_to(contact_id, "groups")
 
